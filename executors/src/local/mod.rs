@@ -1,0 +1,306 @@
+//! The local executor: jobs run as `bash -c COMMAND` on this machine.
+//!
+//! Each job is its own process group (or, under a pty, its own session), gets
+//! `PR_SET_PDEATHSIG` so that it dies with the server, and carries a tag in its environment so
+//! that its whole tree can be found and killed (see [`tree`]). Its stdio are pipes or a pty,
+//! never the server's own stdio (the server's stdout is the MCP channel).
+
+mod child;
+mod fdio;
+mod reaper;
+mod tree;
+
+pub use tree::{TAG_VAR, kill_tagged};
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::{
+    BoxFuture, ControlError, Executor, JobSpec, OutputSink, Outcome, Process,
+    SpawnError, Spawned, StdinError, Stream,
+};
+use tree::TreeRoot;
+
+/// How long a job's output may keep arriving after its main process exited before the job is
+/// reported as ended. Output that arrives later (from a background process still holding the
+/// pipe) is still captured.
+const DRAIN_GRACE: Duration = Duration::from_millis(250);
+/// How often a kill checks whether the tree is gone.
+const KILL_POLL: Duration = Duration::from_millis(10);
+/// How long a kill waits after SIGKILL before it reports survivors.
+const KILL_DEADLINE: Duration = Duration::from_secs(3);
+/// Pseudo-terminal size: wide, so that tools do not wrap lines for a reader that has no screen.
+const PTY_ROWS: u16 = 50;
+const PTY_COLS: u16 = 200;
+
+/// Runs jobs on this machine.
+pub struct LocalExecutor {
+    shell: PathBuf,
+    reaper: Arc<reaper::Reaper>,
+}
+
+impl LocalExecutor {
+    /// Finds bash and starts the process-wide reaper (which makes this process a child
+    /// subreaper).
+    pub fn new() -> io::Result<Self> {
+        let shell = ["/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "bash was not found"))?;
+        Ok(Self {
+            shell,
+            reaper: reaper::global()?,
+        })
+    }
+
+    fn spawn_now(&self, spec: JobSpec, sink: Arc<dyn OutputSink>) -> Result<Spawned, SpawnError> {
+        validate(&spec)?;
+        let mut cmd = Command::new(&self.shell);
+        cmd.arg("-c").arg(&spec.command);
+        cmd.env(TAG_VAR, &spec.tag);
+        for (k, v) in &spec.env {
+            cmd.env(k, v);
+        }
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        let master = if spec.pty {
+            let winsize = nix::pty::Winsize {
+                ws_row: PTY_ROWS,
+                ws_col: PTY_COLS,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            let pty = nix::pty::openpty(Some(&winsize), None).map_err(io::Error::from)?;
+            cmd.stdin(Stdio::from(pty.slave.try_clone()?));
+            cmd.stdout(Stdio::from(pty.slave.try_clone()?));
+            cmd.stderr(Stdio::from(pty.slave));
+            Some(pty.master)
+        } else {
+            cmd.stdin(if spec.stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+            cmd.stdout(Stdio::piped());
+            cmd.stderr(Stdio::piped());
+            None
+        };
+        child::prepare(&mut cmd, spec.pty);
+
+        let registered = self.reaper.spawn(&mut cmd)?;
+        // Dropping the command closes the parent's copies of the pty slave, so that the master
+        // reads end-of-file once the job's processes have closed theirs.
+        drop(cmd);
+        let mut std_child = registered.child;
+        let pid = std_child.id();
+
+        let mut pumps = Vec::with_capacity(2);
+        let stdin = match master {
+            Some(master) => {
+                let reader = master.try_clone()?;
+                pumps.push(tokio::spawn(fdio::pump(reader, Stream::Stdout, sink)));
+                Some(fdio::Writer::new(master)?)
+            }
+            None => {
+                if let Some(out) = std_child.stdout.take() {
+                    let fd = OwnedFd::from(out);
+                    fdio::grow_pipe(&fd);
+                    pumps.push(tokio::spawn(fdio::pump(fd, Stream::Stdout, Arc::clone(&sink))));
+                }
+                if let Some(err) = std_child.stderr.take() {
+                    let fd = OwnedFd::from(err);
+                    fdio::grow_pipe(&fd);
+                    pumps.push(tokio::spawn(fdio::pump(fd, Stream::Stderr, sink)));
+                }
+                std_child
+                    .stdin
+                    .take()
+                    .map(|s| fdio::Writer::new(OwnedFd::from(s)))
+                    .transpose()?
+            }
+        };
+        // The std handle is only a pid now: it neither waits nor kills on drop, the reaper
+        // owns the exit.
+        drop(std_child);
+
+        let exit = registered.exit;
+        let outcome: BoxFuture<'static, Outcome> = Box::pin(async move {
+            let info = match exit.await {
+                Ok(info) => info,
+                Err(_) => return Outcome::Lost("the reaper stopped".into()),
+            };
+            let drained = futures_join_all(pumps);
+            let _ = tokio::time::timeout(DRAIN_GRACE, drained).await;
+            Outcome::Exited(info)
+        });
+        let process = Arc::new(LocalProcess {
+            pid,
+            tag: spec.tag,
+            exited: registered.exited,
+            stdin: tokio::sync::Mutex::new(stdin.map(Arc::new)),
+            has_stdin: AtomicBool::new(spec.stdin || spec.pty),
+            kill_lock: tokio::sync::Mutex::new(()),
+        });
+        Ok(Spawned { process, outcome })
+    }
+}
+
+async fn futures_join_all(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+fn validate(spec: &JobSpec) -> Result<(), SpawnError> {
+    if spec.command.trim().is_empty() {
+        return Err(SpawnError::Invalid("the command is empty".into()));
+    }
+    if spec.command.contains('\0') {
+        return Err(SpawnError::Invalid("the command contains a NUL byte".into()));
+    }
+    for (k, v) in &spec.env {
+        if k.is_empty() || k.contains('=') || k.contains('\0') {
+            return Err(SpawnError::Invalid(format!(
+                "environment variable name {k:?} is not valid (empty, or contains '=' or NUL)"
+            )));
+        }
+        if v.contains('\0') {
+            return Err(SpawnError::Invalid(format!(
+                "environment variable {k} contains a NUL byte"
+            )));
+        }
+        if k == TAG_VAR {
+            return Err(SpawnError::Invalid(format!("{TAG_VAR} is reserved")));
+        }
+    }
+    if let Some(cwd) = &spec.cwd {
+        check_cwd(cwd)?;
+    }
+    Ok(())
+}
+
+fn check_cwd(cwd: &Path) -> Result<(), SpawnError> {
+    let problem = match std::fs::metadata(cwd) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => "is not a directory".to_string(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => "does not exist".to_string(),
+        Err(e) => format!("cannot be used: {e}"),
+    };
+    Err(SpawnError::BadCwd {
+        path: cwd.display().to_string(),
+        problem,
+    })
+}
+
+impl Executor for LocalExecutor {
+    fn spawn(
+        &self,
+        spec: JobSpec,
+        sink: Arc<dyn OutputSink>,
+    ) -> BoxFuture<'_, Result<Spawned, SpawnError>> {
+        // Spawned right away, on the calling runtime thread: PR_SET_PDEATHSIG fires when the
+        // *thread* that forked exits, so forking from a short-lived blocking-pool thread would
+        // kill the job when that thread retires.
+        let result = self.spawn_now(spec, sink);
+        Box::pin(async move { result })
+    }
+}
+
+struct LocalProcess {
+    pid: u32,
+    tag: String,
+    /// Raised by the reaper just before the leader is reaped: from then on its pid (and so the
+    /// job's pgid) may be reused, and only the tag identifies the job's processes.
+    exited: Arc<AtomicBool>,
+    stdin: tokio::sync::Mutex<Option<Arc<fdio::Writer>>>,
+    has_stdin: AtomicBool,
+    /// One kill at a time per job; a second caller waits for the first to finish.
+    kill_lock: tokio::sync::Mutex<()>,
+}
+
+impl LocalProcess {
+    fn root(&self) -> TreeRoot<'_> {
+        let leader = if self.exited.load(Ordering::SeqCst) {
+            None
+        } else {
+            i32::try_from(self.pid).ok()
+        };
+        TreeRoot {
+            leader,
+            tag: &self.tag,
+        }
+    }
+
+    async fn wait_gone(&self, until: Instant) -> Vec<i32> {
+        loop {
+            let left = tree::members(&self.root());
+            if left.is_empty() || Instant::now() >= until {
+                return left;
+            }
+            tokio::time::sleep(KILL_POLL).await;
+        }
+    }
+}
+
+impl Process for LocalProcess {
+    fn pid(&self) -> Option<u32> {
+        Some(self.pid)
+    }
+
+    fn accepts_stdin(&self) -> bool {
+        self.has_stdin.load(Ordering::SeqCst)
+    }
+
+    fn write_stdin<'a>(&'a self, data: &'a [u8]) -> BoxFuture<'a, Result<(), StdinError>> {
+        Box::pin(async move {
+            let writer = self.stdin.lock().await.clone().ok_or(StdinError::Closed)?;
+            writer.write_all(data).await.map_err(StdinError::Broken)
+        })
+    }
+
+    fn close_stdin(&self) -> BoxFuture<'_, Result<(), StdinError>> {
+        Box::pin(async move {
+            self.has_stdin.store(false, Ordering::SeqCst);
+            match self.stdin.lock().await.take() {
+                Some(_) => Ok(()),
+                None => Err(StdinError::Closed),
+            }
+        })
+    }
+
+    fn kill_tree(&self, signal: i32, grace: Duration) -> BoxFuture<'_, Result<(), ControlError>> {
+        Box::pin(async move {
+            let _serial = self.kill_lock.lock().await;
+            tree::signal_all(&self.root(), signal);
+            // A stopped process cannot act on TERM: let it run so that it can.
+            if signal != libc::SIGKILL {
+                tree::signal_all(&self.root(), libc::SIGCONT);
+            }
+            if signal != libc::SIGKILL
+                && self.wait_gone(Instant::now() + grace).await.is_empty()
+            {
+                return Ok(());
+            }
+            let deadline = Instant::now() + KILL_DEADLINE;
+            loop {
+                // Repeated, because a process may fork between the scan and the signal.
+                tree::signal_all(&self.root(), libc::SIGKILL);
+                let left = self.wait_gone(Instant::now() + KILL_POLL * 5).await;
+                if left.is_empty() {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    let pids = left.iter().filter_map(|p| u32::try_from(*p).ok()).collect();
+                    return Err(ControlError::Survivors(left.len(), pids));
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,58 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One of a job's two output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct JobSpec {
+    /// One shell command string, run by bash (`bash -c`).
+    pub command: String,
+    /// Working directory; the executor's default when `None`.
+    pub cwd: Option<PathBuf>,
+    /// Variables added to the inherited environment.
+    pub env: Vec<(String, String)>,
+    /// Run under a pseudo-terminal (stdout and stderr then arrive merged, as stdout).
+    pub pty: bool,
+    /// Keep a pipe to the job's stdin open (otherwise stdin is `/dev/null`). Always open with a pty.
+    pub stdin: bool,
+    /// A marker the executor attaches to every process of the job (inherited by descendants), so
+    /// that processes that left the job's process group can still be found and killed.
+    pub tag: String,
+}
+
+/// How a job's main process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExitInfo {
+    /// Exit code, when it exited normally.
+    pub code: Option<i32>,
+    /// Terminating signal number, when a signal ended it.
+    pub signal: Option<i32>,
+    /// Whether it dumped core.
+    pub core_dumped: bool,
+    /// Resource use of the main process and the descendants it waited for.
+    pub usage: Option<ResourceUsage>,
+}
+
+/// Resource use reported by `wait4`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ResourceUsage {
+    pub user_cpu: Duration,
+    pub system_cpu: Duration,
+    /// Peak resident set size, in bytes.
+    pub max_rss_bytes: u64,
+}
+
+/// How a job ended, from the executor's point of view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The main process ended.
+    Exited(ExitInfo),
+    /// The executor lost the job (connection dropped, ...), with the reason.
+    Lost(String),
+}

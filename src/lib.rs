@@ -1,0 +1,2 @@
+//! mcp-jobs: an MCP server that runs shell commands as background jobs.
+pub mod output;

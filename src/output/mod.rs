@@ -1,0 +1,8 @@
+//! A job's output: the spool with its cursors ([`store`]), the text an agent sees ([`text`]),
+//! and the bounded reads built on them ([`view`]).
+
+pub mod store;
+pub mod text;
+pub mod view;
+
+pub use store::{Extent, OutputStore, Select};

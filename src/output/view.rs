@@ -1,0 +1,505 @@
+//! Reading a job's output for an agent: from a cursor, the last N lines, or the lines matching a
+//! regex. Every function here bounds both the work it does and the size of what it returns, and
+//! takes the store's lock only for one bounded read at a time (a job is never held up by a reader).
+
+use std::io;
+
+use regex::bytes::Regex;
+
+use super::store::{OutputStore, Piece, Select, Tag};
+use super::text::{complete_prefix_len, render};
+
+/// Bytes read backwards per step by `tail`.
+const TAIL_BLOCK: u64 = 64 * 1024;
+/// Most bytes `tail` scans looking for matching lines before it gives up.
+const TAIL_SCAN_LIMIT: u64 = 64 << 20;
+/// Most bytes a filtered `read` or a `grep` scans in one call; the cursor says where to go on.
+const SCAN_LIMIT: u64 = 512 << 20;
+/// Bytes read per step by `grep`.
+const GREP_WINDOW: u64 = 1 << 20;
+/// A line longer than this is cut (its start dropped) by `tail` and `grep`.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Compiles an agent's `grep`/`until` pattern: `^` and `$` match at line boundaries, and the
+/// compiled size is bounded so that a hostile pattern cannot exhaust memory.
+pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .multi_line(true)
+        .size_limit(8 << 20)
+        .dfa_size_limit(8 << 20)
+        .build()
+        .map_err(|e| format!("invalid regex {pattern:?}: {e}"))
+}
+
+/// Bytes from a cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub text: String,
+    /// Cursor to pass as `since` to continue after this chunk.
+    pub next: u64,
+    /// Bytes in the range read that the log cap dropped (or, for one stream, whose stream is
+    /// no longer known).
+    pub omitted: u64,
+    /// Bytes (of all streams) after `next` that exist now.
+    pub remaining: u64,
+}
+
+/// Reads from `since`, at most `max_bytes` of `select`'s bytes. `ended` says the job will write
+/// no more, so a trailing partial character or escape sequence is final and is returned.
+pub fn read(
+    store: &OutputStore,
+    since: u64,
+    select: Select,
+    max_bytes: usize,
+    raw: bool,
+    ended: bool,
+) -> io::Result<Chunk> {
+    let total = store.len();
+    let mut pos = since.min(total);
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut omitted = 0;
+    let mut scanned = 0;
+    let mut last_len = 0usize;
+    for piece in store.pieces(pos, total) {
+        match piece {
+            Piece::Omitted { start, end } => {
+                omitted += end - start;
+                pos = end;
+            }
+            Piece::Data { start, end, tag } if !wants(select, tag) => {
+                if tag == Tag::Mixed {
+                    omitted += end - start;
+                }
+                pos = end;
+                scanned += end - start;
+                if scanned > SCAN_LIMIT {
+                    break;
+                }
+            }
+            Piece::Data { start, end, .. } => {
+                let room = (max_bytes - bytes.len()) as u64;
+                let until = end.min(start + room);
+                let (got, data) = store.read(start, until)?;
+                omitted += got - start;
+                last_len = data.len();
+                bytes.extend_from_slice(&data);
+                pos = until;
+                if bytes.len() >= max_bytes {
+                    break;
+                }
+            }
+        }
+    }
+    if !(ended && pos == total) {
+        let keep = complete_prefix_len(&bytes);
+        let cut = bytes.len() - keep;
+        // Only within the last contiguous read (so that `pos` can step back), and never all of
+        // it (so that a reader always makes progress).
+        if cut > 0 && cut <= last_len && keep > 0 {
+            bytes.truncate(keep);
+            pos -= cut as u64;
+        }
+    }
+    Ok(Chunk {
+        text: render(&bytes, raw),
+        next: pos,
+        omitted,
+        remaining: store.len().saturating_sub(pos),
+    })
+}
+
+fn wants(select: Select, tag: Tag) -> bool {
+    match select {
+        Select::Combined => true,
+        Select::Stdout => tag == Tag::Stdout,
+        Select::Stderr => tag == Tag::Stderr,
+    }
+}
+
+/// The last lines of a job's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    pub text: String,
+    /// Lines returned.
+    pub lines: usize,
+    /// Where new output will start: pass it to `output` as `since`.
+    pub cursor: u64,
+    /// Whether older lines were dropped to fit the size bound, or the scan stopped at omitted
+    /// bytes or at its limit before finding `lines` lines.
+    pub truncated: bool,
+}
+
+/// The last `lines` lines of `select` (only those matching `grep`, when given), at most
+/// `max_bytes` of text.
+pub fn tail(
+    store: &OutputStore,
+    lines: usize,
+    select: Select,
+    grep: Option<&Regex>,
+    max_bytes: usize,
+    raw: bool,
+) -> io::Result<Tail> {
+    let cursor = store.len();
+    let mut found: Vec<Vec<u8>> = Vec::new(); // newest first
+    let mut carry: Vec<u8> = Vec::new();
+    let mut hi = cursor;
+    let mut stopped_early = false;
+    let mut found_bytes = 0usize;
+    while found.len() < lines && hi > 0 {
+        if cursor - hi > TAIL_SCAN_LIMIT || found_bytes > max_bytes {
+            stopped_early = true;
+            break;
+        }
+        let lo = hi.saturating_sub(TAIL_BLOCK);
+        let mut block = Vec::new();
+        let mut hit_gap = false;
+        for piece in store.pieces(lo, hi) {
+            match piece {
+                Piece::Omitted { .. } => {
+                    hit_gap = true;
+                    block.clear();
+                }
+                Piece::Data { start, end, tag } if wants(select, tag) => {
+                    let (got, data) = store.read(start, end)?;
+                    if got > start {
+                        hit_gap = true;
+                        block.clear();
+                    }
+                    block.extend_from_slice(&data);
+                }
+                Piece::Data { .. } => {}
+            }
+        }
+        block.extend_from_slice(&carry);
+        let last_block = lo == 0 || hit_gap;
+        let split = if last_block {
+            0
+        } else {
+            memchr::memchr(b'\n', &block).map_or(block.len(), |i| i + 1)
+        };
+        for line in block[split..].split_inclusive(|b| *b == b'\n').rev() {
+            if grep.is_none_or(|re| re.is_match(line)) {
+                let line = &line[line.len().saturating_sub(MAX_LINE)..];
+                found_bytes += line.len();
+                found.push(line.to_vec());
+                if found.len() == lines {
+                    break;
+                }
+            }
+        }
+        carry = block[..split].to_vec();
+        if carry.len() > MAX_LINE {
+            carry.drain(..carry.len() - MAX_LINE);
+        }
+        if hit_gap {
+            stopped_early = found.len() < lines;
+            break;
+        }
+        hi = lo;
+    }
+    let mut truncated = stopped_early;
+    let mut size = 0usize;
+    let mut keep = 0usize;
+    for line in &found {
+        if size + line.len() > max_bytes && keep > 0 {
+            truncated = true;
+            break;
+        }
+        size += line.len();
+        keep += 1;
+    }
+    found.truncate(keep);
+    found.reverse();
+    let mut joined: Vec<u8> = found.concat();
+    if joined.len() > max_bytes {
+        joined.drain(..joined.len() - max_bytes);
+        truncated = true;
+    }
+    Ok(Tail {
+        text: render(&joined, raw),
+        lines: found.len(),
+        cursor,
+        truncated,
+    })
+}
+
+/// One matching line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrepMatch {
+    /// 1-based line number within the stream read.
+    pub line: u64,
+    pub text: String,
+}
+
+/// Matching lines from a cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grep {
+    pub matches: Vec<GrepMatch>,
+    /// Cursor to continue from (the start of the first line not yet searched).
+    pub next: u64,
+    pub omitted: u64,
+    pub remaining: u64,
+}
+
+/// Positions of the bytes gathered in a buffer (a buffer of one stream's bytes is not one
+/// contiguous range of positions).
+#[derive(Default)]
+struct PosMap {
+    /// (offset in buffer, position) at the start of each contiguous segment.
+    segs: Vec<(usize, u64)>,
+}
+
+impl PosMap {
+    fn push(&mut self, off: usize, pos: u64) {
+        self.segs.push((off, pos));
+    }
+
+    fn pos(&self, off: usize) -> u64 {
+        let i = self.segs.partition_point(|(o, _)| *o <= off);
+        match i.checked_sub(1).map(|i| self.segs[i]) {
+            Some((o, p)) => p + (off - o) as u64,
+            None => 0,
+        }
+    }
+
+    /// Keeps the mapping for buffer bytes from `from` on, renumbered from 0.
+    fn shift(&mut self, from: usize, end_pos: u64) -> PosMap {
+        let mut out = PosMap::default();
+        if from < usize::MAX {
+            let start = self.pos(from);
+            out.push(0, start);
+            for (o, p) in &self.segs {
+                if *o > from {
+                    out.push(o - from, *p);
+                }
+            }
+        } else {
+            out.push(0, end_pos);
+        }
+        out
+    }
+}
+
+/// Lines of `select` from `since` that match `re`, at most `max_matches` and about `max_bytes`
+/// of text. `ended` says the job will write no more (its last, unterminated line is complete).
+pub fn grep(
+    store: &OutputStore,
+    since: u64,
+    select: Select,
+    re: &Regex,
+    max_matches: usize,
+    max_bytes: usize,
+    raw: bool,
+    ended: bool,
+) -> io::Result<Grep> {
+    let total = store.len();
+    let mut pos = since.min(total);
+    let mut omitted = 0;
+    // Start after any omitted bytes, where line numbers can be known.
+    for piece in store.pieces(pos, total) {
+        match piece {
+            Piece::Omitted { start, end } => {
+                omitted += end - start;
+                pos = end;
+            }
+            Piece::Data { .. } => break,
+        }
+    }
+    let mut line_no = store.lines_before(pos, select)? + 1;
+    let mut matches = Vec::new();
+    let mut text_bytes = 0usize;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut map = PosMap::default();
+    map.push(0, pos);
+    let mut next = pos;
+    let scan_end = total.min(pos.saturating_add(SCAN_LIMIT));
+    while pos < scan_end {
+        let window_end = scan_end.min(pos + GREP_WINDOW);
+        for piece in store.pieces(pos, window_end) {
+            match piece {
+                Piece::Omitted { start, end } => {
+                    // Evicted while we read: line numbers after the gap restart from the store's
+                    // count, and the partial line before it is dropped.
+                    omitted += end - start;
+                    buf.clear();
+                    map = PosMap::default();
+                    map.push(0, end);
+                    line_no = store.lines_before(end, select)? + 1;
+                }
+                Piece::Data { start, end, tag } if wants(select, tag) => {
+                    let (got, data) = store.read(start, end)?;
+                    omitted += got - start;
+                    map.push(buf.len(), got);
+                    buf.extend_from_slice(&data);
+                }
+                Piece::Data { tag, start, end } => {
+                    if tag == Tag::Mixed {
+                        omitted += end - start;
+                    }
+                }
+            }
+        }
+        pos = window_end;
+        let all = ended && pos == total;
+        let complete = if all {
+            buf.len()
+        } else {
+            memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
+        };
+        let region = &buf[..complete];
+        let mut at = 0usize;
+        let mut counted = 0usize;
+        let mut full = false;
+        while at < region.len() {
+            let Some(m) = re.find_at(region, at) else {
+                break;
+            };
+            let line_start = memchr::memrchr(b'\n', &region[..m.start()]).map_or(0, |i| i + 1);
+            let line_end = memchr::memchr(b'\n', &region[m.start()..])
+                .map_or(region.len(), |i| m.start() + i + 1);
+            if line_start < counted {
+                // A match spanning lines: already reported with its first line.
+                at = line_end;
+                continue;
+            }
+            line_no += memchr::memchr_iter(b'\n', &region[counted..line_start]).count() as u64;
+            counted = line_start;
+            let line = &region[line_start..line_end];
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let line = &line[..line.len().min(MAX_LINE)];
+            let text = render(line, raw);
+            text_bytes += text.len();
+            matches.push(GrepMatch {
+                line: line_no,
+                text,
+            });
+            at = line_end;
+            if matches.len() >= max_matches || text_bytes >= max_bytes {
+                full = true;
+                break;
+            }
+        }
+        let done_to = if full { at } else { complete };
+        line_no += memchr::memchr_iter(b'\n', &region[counted..done_to]).count() as u64;
+        next = if done_to >= buf.len() {
+            if all { total } else { map.pos(done_to.min(buf.len().saturating_sub(1))) + 1 }
+        } else {
+            map.pos(done_to)
+        };
+        if buf.is_empty() {
+            next = pos;
+        }
+        if full {
+            break;
+        }
+        let rest = buf.split_off(done_to);
+        map = map.shift(done_to, next);
+        buf = rest;
+        if buf.len() > MAX_LINE {
+            // A line too long to hold: skip its start.
+            let drop = buf.len() - MAX_LINE;
+            buf.drain(..drop);
+            map = map.shift(drop, next);
+        }
+    }
+    Ok(Grep {
+        matches,
+        next,
+        omitted,
+        remaining: store.len().saturating_sub(next),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use executors::Stream;
+
+    fn store() -> (tempfile::TempDir, OutputStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = OutputStore::create(&dir.path().join("log"), 1 << 30, 1024).expect("create");
+        (dir, s)
+    }
+
+    #[test]
+    fn read_pages_through_with_cursors() {
+        let (_d, s) = store();
+        s.append(Stream::Stdout, b"hello world\n");
+        let a = read(&s, 0, Select::Combined, 5, false, false).expect("read");
+        assert_eq!((a.text.as_str(), a.next, a.remaining), ("hello", 5, 7));
+        let b = read(&s, a.next, Select::Combined, 100, false, false).expect("read");
+        assert_eq!((b.text.as_str(), b.next), (" world\n", 12));
+    }
+
+    #[test]
+    fn read_one_stream_with_the_shared_cursor() {
+        let (_d, s) = store();
+        s.append(Stream::Stdout, b"o1\n");
+        s.append(Stream::Stderr, b"e1\n");
+        s.append(Stream::Stdout, b"o2\n");
+        let e = read(&s, 0, Select::Stderr, 100, false, false).expect("read");
+        assert_eq!((e.text.as_str(), e.next), ("e1\n", 9));
+        let o = read(&s, 3, Select::Stdout, 100, false, false).expect("read");
+        assert_eq!(o.text, "o2\n");
+    }
+
+    #[test]
+    fn utf8_split_across_chunks_is_not_mangled() {
+        let (_d, s) = store();
+        let euro = "€".as_bytes();
+        s.append(Stream::Stdout, b"a");
+        s.append(Stream::Stdout, &euro[..1]);
+        let first = read(&s, 0, Select::Combined, 100, false, false).expect("read");
+        assert_eq!((first.text.as_str(), first.next), ("a", 1));
+        s.append(Stream::Stdout, &euro[1..]);
+        let second = read(&s, first.next, Select::Combined, 100, false, false).expect("read");
+        assert_eq!(second.text, "€");
+    }
+
+    #[test]
+    fn tail_counts_lines_and_handles_a_partial_last_line() {
+        let (_d, s) = store();
+        for i in 0..100_000 {
+            s.append(Stream::Stdout, format!("line {i}\n").as_bytes());
+        }
+        s.append(Stream::Stdout, b"partial");
+        let t = tail(&s, 3, Select::Combined, None, 1 << 20, false).expect("tail");
+        assert_eq!(t.text, "line 99998\nline 99999\npartial");
+        assert_eq!(t.lines, 3);
+        assert_eq!(t.cursor, s.len());
+    }
+
+    #[test]
+    fn tail_filters_by_stream_and_regex() {
+        let (_d, s) = store();
+        for i in 0..1000 {
+            s.append(Stream::Stdout, format!("out {i}\n").as_bytes());
+            if i % 100 == 0 {
+                s.append(Stream::Stderr, format!("error {i}\n").as_bytes());
+            }
+        }
+        let t = tail(&s, 2, Select::Stderr, None, 1 << 20, false).expect("tail");
+        assert_eq!(t.text, "error 800\nerror 900\n");
+        let re = compile_pattern("out 1[0-9]$").expect("re");
+        let t = tail(&s, 100, Select::Combined, Some(&re), 1 << 20, false).expect("tail");
+        assert_eq!(t.lines, 10);
+        assert!(t.text.starts_with("out 10\n"));
+    }
+
+    #[test]
+    fn grep_reports_line_numbers_and_continues_from_its_cursor() {
+        let (_d, s) = store();
+        for i in 1..=5000 {
+            s.append(Stream::Stdout, format!("row {i}\n").as_bytes());
+        }
+        let re = compile_pattern("^row 4[0-9]{3}$").expect("re");
+        let g = grep(&s, 0, Select::Combined, &re, 3, 1 << 20, false, true).expect("grep");
+        assert_eq!(g.matches.len(), 3);
+        assert_eq!(g.matches[0].line, 4000);
+        assert_eq!(g.matches[0].text, "row 4000");
+        let g2 = grep(&s, g.next, Select::Combined, &re, 1000, 1 << 20, false, true).expect("grep");
+        assert_eq!(g2.matches[0].line, 4003);
+        assert_eq!(g2.matches.len(), 997);
+        assert_eq!(g2.next, s.len());
+    }
+}
