@@ -1,2 +1,13 @@
-//! mcp-jobs: an MCP server that runs shell commands as background jobs.
+//! mcp-jobs: an MCP server that runs shell commands as background jobs, locally or over SSH,
+//! behind a policy engine.
+//!
+//! Layout: [`config`] (file, flags, limits), [`jobs`] (the JobManager), [`output`] (spools,
+//! cursors, text), [`tools`] (the MCP tools), [`serve`] (transports and shutdown), [`guardian`]
+//! (the watchdog that kills jobs if the server dies).
+
+pub mod config;
+pub mod guardian;
+pub mod jobs;
 pub mod output;
+pub mod serve;
+pub mod tools;

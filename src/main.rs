@@ -1,1 +1,99 @@
-fn main(){}
+//! The `mcp-jobs` command: serve MCP (default), or run the guardian.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use mcp_jobs::serve::{ServeOptions, serve_stdio};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mcp-jobs",
+    version,
+    about = "An MCP server that runs shell commands as background jobs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+struct ServeArgs {
+    /// Config file (TOML). Default: $XDG_CONFIG_HOME/mcp-jobs/config.toml if it exists.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Directory for job logs. Default: a temporary directory removed at exit.
+    #[arg(long, global = true)]
+    state_dir: Option<PathBuf>,
+    /// Jobs running at once; more are queued.
+    #[arg(long, global = true)]
+    max_concurrent: Option<usize>,
+    /// Bytes of output kept on disk per job (head and tail).
+    #[arg(long, global = true)]
+    log_cap: Option<u64>,
+    /// Bytes of recent output kept in memory per job.
+    #[arg(long, global = true)]
+    ring_size: Option<usize>,
+    /// Timeout in seconds for jobs that do not set one (0: none).
+    #[arg(long, global = true)]
+    default_timeout: Option<f64>,
+    /// Ended jobs remembered before the oldest are forgotten.
+    #[arg(long, global = true)]
+    max_retained: Option<usize>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Serve MCP over stdio (the default).
+    Serve,
+    /// Internal: the watchdog that kills the jobs of a server that died.
+    #[command(name = "__guardian", hide = true)]
+    Guardian { instance: String },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(Cmd::Guardian { instance }) = &cli.command {
+        mcp_jobs::guardian::run(instance);
+    }
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("mcp_jobs=info,executors=info")
+            }),
+        )
+        .init();
+    let a = cli.serve;
+    let opts = ServeOptions {
+        config: a.config,
+        state_dir: a.state_dir,
+        max_concurrent: a.max_concurrent,
+        log_cap: a.log_cap,
+        ring_size: a.ring_size,
+        default_timeout: a.default_timeout,
+        max_retained: a.max_retained,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mcp-jobs: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = match runtime.block_on(serve_stdio(opts)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("mcp-jobs: {e:#}");
+            1
+        }
+    };
+    // Exit without waiting for the runtime: its blocking stdin reader may never return while the
+    // client keeps our stdin open (rust-sdk issue 220).
+    std::process::exit(code);
+}

@@ -377,7 +377,9 @@ impl Inner {
         };
         let mut pos = self.total;
         if pos < self.head_cap {
-            let n = data.len().min(usize::try_from(self.head_cap - pos).unwrap_or(usize::MAX));
+            let n = data
+                .len()
+                .min(usize::try_from(self.head_cap - pos).unwrap_or(usize::MAX));
             file.write_all_at(&data[..n], pos)?;
             pos += n as u64;
             data = &data[n..];
@@ -413,10 +415,7 @@ impl Inner {
             return (tail_b[i].tag, end);
         }
         if let Some(i) = find(tail_a) {
-            let end = tail_a
-                .get(i + 1)
-                .or(tail_b.first())
-                .map(|r| r.start);
+            let end = tail_a.get(i + 1).or(tail_b.first()).map(|r| r.start);
             return (tail_a[i].tag, next_start(end));
         }
         if let Some(i) = find(&self.head_runs) {
@@ -428,11 +427,7 @@ impl Inner {
                 .map(|r| r.start);
             return (self.head_runs[i].tag, next_start(end));
         }
-        let end = self
-            .head_runs
-            .first()
-            .or(tail_a.first())
-            .map(|r| r.start);
+        let end = self.head_runs.first().or(tail_a.first()).map(|r| r.start);
         (Tag::Mixed, next_start(end))
     }
 
@@ -445,7 +440,10 @@ impl Inner {
         while pos < end {
             if pos >= head_end && pos < tail_start {
                 let stop = tail_start.min(end);
-                out.push(Piece::Omitted { start: pos, end: stop });
+                out.push(Piece::Omitted {
+                    start: pos,
+                    end: stop,
+                });
                 pos = stop;
                 continue;
             }
@@ -476,7 +474,8 @@ impl Inner {
         let ring_len = self.ring.occupied_len() as u64;
         if start >= self.total - ring_len {
             let (a, b) = self.ring.as_slices();
-            let skip = usize::try_from(start - (self.total - ring_len)).map_err(io::Error::other)?;
+            let skip =
+                usize::try_from(start - (self.total - ring_len)).map_err(io::Error::other)?;
             let mut out = Vec::with_capacity(len);
             if skip < a.len() {
                 out.extend_from_slice(&a[skip..(skip + len).min(a.len())]);

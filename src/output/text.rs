@@ -135,7 +135,8 @@ mod tests {
 
     #[test]
     fn strips_colours_cursor_moves_and_titles() {
-        let s = "\x1b[1;31merror\x1b[0m: \x1b[2Kbad\x1b]0;title\x07 \x1b(Bok\x1b]8;;http://x\x1b\\link";
+        let s =
+            "\x1b[1;31merror\x1b[0m: \x1b[2Kbad\x1b]0;title\x07 \x1b(Bok\x1b]8;;http://x\x1b\\link";
         assert_eq!(strip_ansi(s), "error: bad oklink");
     }
 
@@ -155,7 +156,10 @@ mod tests {
     #[test]
     fn render_replaces_invalid_utf8() {
         assert_eq!(render(b"ok \xff\xfe end", false), "ok \u{fffd}\u{fffd} end");
-        assert_eq!(render(b"\x1b[32mgreen\x1b[0m", true), "\x1b[32mgreen\x1b[0m");
+        assert_eq!(
+            render(b"\x1b[32mgreen\x1b[0m", true),
+            "\x1b[32mgreen\x1b[0m"
+        );
     }
 
     #[test]

@@ -382,7 +382,11 @@ pub fn grep(
         let done_to = if full { at } else { complete };
         line_no += memchr::memchr_iter(b'\n', &region[counted..done_to]).count() as u64;
         next = if done_to >= buf.len() {
-            if all { total } else { map.pos(done_to.min(buf.len().saturating_sub(1))) + 1 }
+            if all {
+                total
+            } else {
+                map.pos(done_to.min(buf.len().saturating_sub(1))) + 1
+            }
         } else {
             map.pos(done_to)
         };
@@ -497,7 +501,17 @@ mod tests {
         assert_eq!(g.matches.len(), 3);
         assert_eq!(g.matches[0].line, 4000);
         assert_eq!(g.matches[0].text, "row 4000");
-        let g2 = grep(&s, g.next, Select::Combined, &re, 1000, 1 << 20, false, true).expect("grep");
+        let g2 = grep(
+            &s,
+            g.next,
+            Select::Combined,
+            &re,
+            1000,
+            1 << 20,
+            false,
+            true,
+        )
+        .expect("grep");
         assert_eq!(g2.matches[0].line, 4003);
         assert_eq!(g2.matches.len(), 997);
         assert_eq!(g2.next, s.len());

@@ -31,45 +31,81 @@ pub(crate) fn grow_pipe(fd: &OwnedFd) {
     }
 }
 
-/// Copies everything readable from `fd` into `sink` until end of file. A pty master reports the
-/// end with `EIO` once every slave descriptor is closed; that is an end of file too.
-pub(crate) async fn pump(fd: OwnedFd, stream: Stream, sink: Arc<dyn OutputSink>) {
+fn register_reader(fd: OwnedFd) -> Option<AsyncFd<OwnedFd>> {
     if let Err(e) = set_nonblocking(&fd) {
         tracing::warn!("cannot make an output descriptor non-blocking: {e}");
-        return;
+        return None;
     }
     // SAFETY: an OwnedFd stays open, and is the same descriptor, for as long as it is owned.
-    let fd = match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
-        Ok(fd) => fd,
+    match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+        Ok(fd) => Some(fd),
         Err(e) => {
             tracing::warn!("cannot register an output descriptor: {e}");
-            return;
+            None
+        }
+    }
+}
+
+async fn readable(
+    fd: Option<&AsyncFd<OwnedFd>>,
+) -> io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>> {
+    match fd {
+        Some(fd) => fd.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads once from a ready descriptor into `sink`. Returns false at end of file. A pty master
+/// reports the end with `EIO` once every slave descriptor is closed: an end of file too.
+fn read_ready(
+    guard: io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>>,
+    stream: Stream,
+    buf: &mut Vec<u8>,
+    sink: &dyn OutputSink,
+) -> bool {
+    let mut guard = match guard {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!("output descriptor failed: {e}");
+            return false;
         }
     };
-    let mut buf: Vec<u8> = Vec::new();
-    loop {
-        let mut guard = match fd.readable().await {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::warn!("output descriptor failed: {e}");
-                return;
-            }
-        };
-        if buf.is_empty() {
-            buf = vec![0; READ_CHUNK];
+    if buf.is_empty() {
+        *buf = vec![0; READ_CHUNK];
+    }
+    match guard.try_io(|inner| nix::unistd::read(inner.get_ref(), buf).map_err(io::Error::from)) {
+        Ok(Ok(0)) => false,
+        Ok(Ok(n)) => {
+            sink.append(stream, &buf[..n]);
+            true
         }
-        match guard.try_io(|inner| {
-            nix::unistd::read(inner.get_ref(), &mut buf).map_err(io::Error::from)
-        }) {
-            Ok(Ok(0)) => return,
-            Ok(Ok(n)) => sink.append(stream, &buf[..n]),
-            Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return,
-            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Ok(Err(e)) => {
-                tracing::warn!("reading job output failed: {e}");
-                return;
+        Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => false,
+        Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => true,
+        Ok(Err(e)) => {
+            tracing::warn!("reading job output failed: {e}");
+            false
+        }
+        Err(_would_block) => true,
+    }
+}
+
+/// Copies a job's stdout and stderr into `sink` until both reach end of file. One task reads
+/// both, in the order the reactor reports them ready (stdout first when both are), so that the
+/// combined stream keeps the order in which the job wrote as closely as two pipes allow.
+pub(crate) async fn pump(out: Option<OwnedFd>, err: Option<OwnedFd>, sink: Arc<dyn OutputSink>) {
+    let out = out.and_then(register_reader);
+    let err = err.and_then(register_reader);
+    let (mut out_open, mut err_open) = (out.is_some(), err.is_some());
+    let mut buf: Vec<u8> = Vec::new();
+    while out_open || err_open {
+        tokio::select! {
+            biased;
+            g = readable(out.as_ref()), if out_open => {
+                out_open = read_ready(g, Stream::Stdout, &mut buf, sink.as_ref());
             }
-            Err(_would_block) => {}
+            g = readable(err.as_ref()), if err_open => {
+                err_open = read_ready(g, Stream::Stderr, &mut buf, sink.as_ref());
+            }
         }
     }
 }
@@ -93,9 +129,9 @@ impl Writer {
     pub(crate) async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let mut guard = self.fd.writable().await?;
-            match guard.try_io(|inner| {
-                nix::unistd::write(inner.get_ref(), data).map_err(io::Error::from)
-            }) {
+            match guard
+                .try_io(|inner| nix::unistd::write(inner.get_ref(), data).map_err(io::Error::from))
+            {
                 Ok(Ok(n)) => data = &data[n..],
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Ok(Err(e)) => return Err(e),

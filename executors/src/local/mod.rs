@@ -16,13 +16,13 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::{
-    BoxFuture, ControlError, Executor, JobSpec, OutputSink, Outcome, Process,
-    SpawnError, Spawned, StdinError, Stream,
+    BoxFuture, ControlError, Executor, JobSpec, Outcome, OutputSink, Process, SpawnError, Spawned,
+    StdinError,
 };
 use tree::TreeRoot;
 
@@ -101,29 +101,25 @@ impl LocalExecutor {
         let mut std_child = registered.child;
         let pid = std_child.id();
 
-        let mut pumps = Vec::with_capacity(2);
-        let stdin = match master {
+        let (pump, stdin) = match master {
             Some(master) => {
                 let reader = master.try_clone()?;
-                pumps.push(tokio::spawn(fdio::pump(reader, Stream::Stdout, sink)));
-                Some(fdio::Writer::new(master)?)
+                let pump = tokio::spawn(fdio::pump(Some(reader), None, sink));
+                (pump, Some(fdio::Writer::new(master)?))
             }
             None => {
-                if let Some(out) = std_child.stdout.take() {
-                    let fd = OwnedFd::from(out);
-                    fdio::grow_pipe(&fd);
-                    pumps.push(tokio::spawn(fdio::pump(fd, Stream::Stdout, Arc::clone(&sink))));
+                let out = std_child.stdout.take().map(OwnedFd::from);
+                let err = std_child.stderr.take().map(OwnedFd::from);
+                for fd in out.iter().chain(err.iter()) {
+                    fdio::grow_pipe(fd);
                 }
-                if let Some(err) = std_child.stderr.take() {
-                    let fd = OwnedFd::from(err);
-                    fdio::grow_pipe(&fd);
-                    pumps.push(tokio::spawn(fdio::pump(fd, Stream::Stderr, sink)));
-                }
-                std_child
+                let pump = tokio::spawn(fdio::pump(out, err, sink));
+                let stdin = std_child
                     .stdin
                     .take()
                     .map(|s| fdio::Writer::new(OwnedFd::from(s)))
-                    .transpose()?
+                    .transpose()?;
+                (pump, stdin)
             }
         };
         // The std handle is only a pid now: it neither waits nor kills on drop, the reaper
@@ -136,8 +132,7 @@ impl LocalExecutor {
                 Ok(info) => info,
                 Err(_) => return Outcome::Lost("the reaper stopped".into()),
             };
-            let drained = futures_join_all(pumps);
-            let _ = tokio::time::timeout(DRAIN_GRACE, drained).await;
+            let _ = tokio::time::timeout(DRAIN_GRACE, pump).await;
             Outcome::Exited(info)
         });
         let process = Arc::new(LocalProcess {
@@ -152,18 +147,14 @@ impl LocalExecutor {
     }
 }
 
-async fn futures_join_all(handles: Vec<tokio::task::JoinHandle<()>>) {
-    for h in handles {
-        let _ = h.await;
-    }
-}
-
 fn validate(spec: &JobSpec) -> Result<(), SpawnError> {
     if spec.command.trim().is_empty() {
         return Err(SpawnError::Invalid("the command is empty".into()));
     }
     if spec.command.contains('\0') {
-        return Err(SpawnError::Invalid("the command contains a NUL byte".into()));
+        return Err(SpawnError::Invalid(
+            "the command contains a NUL byte".into(),
+        ));
     }
     for (k, v) in &spec.env {
         if k.is_empty() || k.contains('=') || k.contains('\0') {
@@ -283,9 +274,7 @@ impl Process for LocalProcess {
             if signal != libc::SIGKILL {
                 tree::signal_all(&self.root(), libc::SIGCONT);
             }
-            if signal != libc::SIGKILL
-                && self.wait_gone(Instant::now() + grace).await.is_empty()
-            {
+            if signal != libc::SIGKILL && self.wait_gone(Instant::now() + grace).await.is_empty() {
                 return Ok(());
             }
             let deadline = Instant::now() + KILL_DEADLINE;

@@ -49,10 +49,7 @@ static REAPER: OnceLock<Result<Arc<Reaper>, String>> = OnceLock::new();
 
 /// The process-wide reaper, started on first use.
 pub(crate) fn global() -> io::Result<Arc<Reaper>> {
-    REAPER
-        .get_or_init(start)
-        .clone()
-        .map_err(io::Error::other)
+    REAPER.get_or_init(start).clone().map_err(io::Error::other)
 }
 
 fn start() -> Result<Arc<Reaper>, String> {

@@ -35,7 +35,11 @@ fn read_proc() -> HashMap<i32, ProcEntry> {
         return procs;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if let Some(e) = read_stat(pid) {
@@ -62,9 +66,7 @@ fn read_stat(pid: i32) -> Option<ProcEntry> {
 
 fn has_tag(pid: i32, needle: &[u8]) -> bool {
     match fs::read(format!("/proc/{pid}/environ")) {
-        Ok(environ) => environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle),
+        Ok(environ) => environ.split(|b| *b == 0).any(|var| var == needle),
         Err(_) => false,
     }
 }

@@ -1,0 +1,231 @@
+//! One job: what was asked, its output, and where it is in its life.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use executors::{ExitInfo, Outcome, Process};
+use tokio::sync::Notify;
+
+use super::state::{End, Phase, Stamp};
+use crate::output::OutputStore;
+
+/// A job id as the agent types it: `j` and a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId(pub u64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "j{}", self.0)
+    }
+}
+
+impl JobId {
+    /// Accepts `j7`, `J7` and `7`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let digits = s.strip_prefix(['j', 'J']).unwrap_or(s);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok().map(JobId)
+    }
+}
+
+/// What the agent asked for, validated.
+#[derive(Debug, Clone)]
+pub struct JobRequest {
+    pub command: String,
+    pub cwd: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+    pub host: String,
+    pub timeout: Option<Duration>,
+    pub pty: bool,
+    /// Text written to stdin at start.
+    pub stdin: Option<String>,
+    /// Keep stdin open after `stdin` was written (for `interact`).
+    pub keep_stdin_open: bool,
+    pub label: Option<String>,
+}
+
+struct Life {
+    phase: Phase,
+    process: Option<Arc<dyn Process>>,
+    /// The signal our `kill` sent, if any.
+    kill_requested: Option<i32>,
+    timed_out: bool,
+}
+
+/// A job known to the server.
+pub struct Job {
+    pub id: JobId,
+    pub request: JobRequest,
+    pub output: Arc<OutputStore>,
+    pub created: Stamp,
+    /// The policy rule that allowed the job, when a policy is in force.
+    pub rule: Option<String>,
+    life: Mutex<Life>,
+    changed: Notify,
+    /// Serialises writers of stdin (the initial `stdin` text, then `interact` calls), so that
+    /// their bytes never interleave.
+    pub stdin_gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Job {
+    pub fn new(
+        id: JobId,
+        request: JobRequest,
+        output: Arc<OutputStore>,
+        rule: Option<String>,
+    ) -> Self {
+        Self {
+            id,
+            request,
+            output,
+            created: Stamp::now(),
+            rule,
+            life: Mutex::new(Life {
+                phase: Phase::Queued,
+                process: None,
+                kill_requested: None,
+                timed_out: false,
+            }),
+            changed: Notify::new(),
+            stdin_gate: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    fn life(&self) -> MutexGuard<'_, Life> {
+        // Each critical section is a few assignments: a panic cannot leave it half done.
+        self.life.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.life().phase.clone()
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.life().phase.is_ended()
+    }
+
+    pub fn process(&self) -> Option<Arc<dyn Process>> {
+        self.life().process.clone()
+    }
+
+    pub(super) fn set_running(&self, process: Arc<dyn Process>) {
+        let mut life = self.life();
+        life.phase = Phase::Running {
+            started: Stamp::now(),
+            pid: process.pid(),
+        };
+        life.process = Some(process);
+        drop(life);
+        self.changed.notify_waiters();
+    }
+
+    /// Records that our kill (or shutdown) sent `signal`. Returns false if the job already ended.
+    pub(super) fn request_kill(&self, signal: i32) -> bool {
+        let mut life = self.life();
+        if life.phase.is_ended() {
+            return false;
+        }
+        life.kill_requested.get_or_insert(signal);
+        true
+    }
+
+    pub(super) fn mark_timed_out(&self) {
+        self.life().timed_out = true;
+    }
+
+    /// Ends a job that never ran (failed to start, or killed while queued).
+    pub(super) fn end_without_running(&self, end: End) {
+        self.finish(end, None);
+    }
+
+    /// Ends a job from its executor's outcome.
+    pub(super) fn finish_from(&self, outcome: Outcome) {
+        let (end, usage) = {
+            let life = self.life();
+            match outcome {
+                Outcome::Lost(reason) => (End::Lost { reason }, None),
+                Outcome::Exited(info) => (
+                    end_of(&info, life.timed_out, life.kill_requested),
+                    info.usage,
+                ),
+            }
+        };
+        self.finish(end, usage);
+    }
+
+    fn finish(&self, end: End, usage: Option<executors::ResourceUsage>) {
+        let mut life = self.life();
+        if life.phase.is_ended() {
+            return;
+        }
+        let started = match life.phase {
+            Phase::Running { started, .. } => Some(started),
+            _ => None,
+        };
+        life.phase = Phase::Ended {
+            started,
+            ended: Stamp::now(),
+            end,
+            usage,
+        };
+        drop(life);
+        self.changed.notify_waiters();
+        self.output.wake();
+    }
+
+    /// Waits until the job has ended.
+    pub async fn ended(&self) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_ended() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until the job has left the queue (running or ended).
+    pub async fn started(&self) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !matches!(self.life().phase, Phase::Queued) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+fn end_of(info: &ExitInfo, timed_out: bool, kill_requested: Option<i32>) -> End {
+    if timed_out {
+        return End::TimedOut {
+            signal: info.signal,
+            code: info.code,
+        };
+    }
+    if let Some(requested) = kill_requested {
+        return End::Killed {
+            signal: info.signal.or(Some(requested)),
+            requested: true,
+        };
+    }
+    match (info.code, info.signal) {
+        (_, Some(signal)) => End::Killed {
+            signal: Some(signal),
+            requested: false,
+        },
+        (Some(code), None) => End::Exited { code },
+        (None, None) => End::Lost {
+            reason: "the process ended with an unknown status".into(),
+        },
+    }
+}

@@ -1,0 +1,448 @@
+//! The JobManager: ids, the concurrency limit and its queue, timeouts, kills, retention.
+//!
+//! Every job start goes through [`JobManager::execute`]: validation, then the policy, then the
+//! executor. Nothing else starts a process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use executors::{Executor, JobSpec, OutputSink, Spawned};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::job::{Job, JobId, JobRequest};
+use super::state::{End, Phase, StateName, signal_name};
+use crate::config::{Limits, bounds};
+use crate::output::OutputStore;
+
+/// Why a request was refused. The messages are for the agent: they say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("unknown job {0:?}: job ids look like j1, j2, ...; use `list` to see the jobs")]
+    UnknownJob(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("unknown host {host:?}: configured hosts are {known}")]
+    UnknownHost { host: String, known: String },
+    #[error("the server is shutting down and starts no new jobs")]
+    ShuttingDown,
+    #[error("cannot create the job's log: {0}")]
+    Storage(std::io::Error),
+}
+
+/// Filter for [`JobManager::list`].
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub state: Option<StateName>,
+    pub host: Option<String>,
+    pub label: Option<String>,
+}
+
+/// Which ended jobs [`JobManager::clean`] forgets.
+#[derive(Debug, Clone)]
+pub enum CleanScope {
+    All,
+    OlderThan(Duration),
+    Ids(Vec<JobId>),
+}
+
+/// What a kill did.
+#[derive(Debug, Clone)]
+pub struct KillReport {
+    /// The job had already ended before the kill.
+    pub already_ended: bool,
+    /// Processes of the tree that survived SIGKILL, if any.
+    pub survivors: Option<String>,
+}
+
+pub struct JobManager {
+    limits: Limits,
+    jobs_dir: PathBuf,
+    executors: HashMap<String, Arc<dyn Executor>>,
+    /// Hosts named in the config but without a working executor, with the reason.
+    unavailable: BTreeMap<String, String>,
+    jobs: Mutex<BTreeMap<JobId, Arc<Job>>>,
+    next_id: AtomicU64,
+    slots: Arc<Semaphore>,
+    /// Prefix of every job's tag: unique to this server run.
+    instance: String,
+    shutting_down: AtomicBool,
+}
+
+impl JobManager {
+    pub fn new(
+        limits: Limits,
+        jobs_dir: PathBuf,
+        executors: HashMap<String, Arc<dyn Executor>>,
+        unavailable: BTreeMap<String, String>,
+        instance: String,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(limits.max_concurrent));
+        Self {
+            limits,
+            jobs_dir,
+            executors,
+            unavailable,
+            jobs: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            slots,
+            instance,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn jobs(&self) -> MutexGuard<'_, BTreeMap<JobId, Arc<Job>>> {
+        // Inserts and removes only: a poisoned map is still consistent.
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Looks a job up by the id the agent typed.
+    pub fn get(&self, id: &str) -> Result<Arc<Job>, JobError> {
+        let parsed = JobId::parse(id).ok_or_else(|| JobError::UnknownJob(id.to_string()))?;
+        self.jobs()
+            .get(&parsed)
+            .cloned()
+            .ok_or_else(|| JobError::UnknownJob(id.to_string()))
+    }
+
+    /// Validates, vets and starts (or queues) a job. Returns once the job is running, queued,
+    /// or has failed to start.
+    pub async fn execute(self: &Arc<Self>, request: JobRequest) -> Result<Arc<Job>, JobError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(JobError::ShuttingDown);
+        }
+        self.validate(&request)?;
+        let rule = self.vet(&request)?;
+        let executor = self.executor(&request.host)?;
+
+        let id = JobId(self.next_id.fetch_add(1, Ordering::SeqCst));
+        let path = self.jobs_dir.join(format!("{id}.log"));
+        let store = OutputStore::create(&path, self.limits.log_cap, self.limits.ring_size)
+            .map_err(JobError::Storage)?;
+        let job = Arc::new(Job::new(id, request, Arc::new(store), rule));
+        self.jobs().insert(id, Arc::clone(&job));
+        self.retain();
+
+        match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(permit) => self.start(Arc::clone(&job), executor, permit).await,
+            Err(_) => {
+                let manager = Arc::clone(self);
+                let queued = Arc::clone(&job);
+                tokio::spawn(async move {
+                    let slots = Arc::clone(&manager.slots);
+                    tokio::select! {
+                        permit = slots.acquire_owned() => {
+                            if let Ok(permit) = permit && !queued.is_ended() {
+                                manager.start(queued, executor, permit).await;
+                            }
+                        }
+                        () = queued.ended() => {}
+                    }
+                });
+            }
+        }
+        Ok(job)
+    }
+
+    fn validate(&self, r: &JobRequest) -> Result<(), JobError> {
+        let bad = |m: String| Err(JobError::BadRequest(m));
+        if r.command.trim().is_empty() {
+            return bad(
+                "`command` is empty: give a shell command line, e.g. \"cargo test\"".into(),
+            );
+        }
+        if r.command.len() > bounds::MAX_COMMAND {
+            return bad(format!(
+                "`command` is {} bytes; the limit is {} (put long scripts in a file and run that)",
+                r.command.len(),
+                bounds::MAX_COMMAND
+            ));
+        }
+        if r.command.contains('\0') {
+            return bad("`command` contains a NUL byte, which no shell command can hold".into());
+        }
+        if let Some(t) = r.timeout
+            && t > self.limits.max_timeout
+        {
+            return bad(format!(
+                "`timeout` {}s exceeds the server's maximum of {}s",
+                t.as_secs_f64(),
+                self.limits.max_timeout.as_secs()
+            ));
+        }
+        if let Some(s) = &r.stdin
+            && s.len() > bounds::MAX_INPUT
+        {
+            return bad(format!(
+                "`stdin` is larger than {} bytes",
+                bounds::MAX_INPUT
+            ));
+        }
+        if let Some(l) = &r.label
+            && l.len() > bounds::MAX_LABEL
+        {
+            return bad(format!(
+                "`label` is longer than {} bytes",
+                bounds::MAX_LABEL
+            ));
+        }
+        Ok(())
+    }
+
+    /// The policy's verdict. Returns the rule that allowed the job, if a policy is in force.
+    fn vet(&self, _request: &JobRequest) -> Result<Option<String>, JobError> {
+        Ok(None)
+    }
+
+    fn executor(&self, host: &str) -> Result<Arc<dyn Executor>, JobError> {
+        if let Some(e) = self.executors.get(host) {
+            return Ok(Arc::clone(e));
+        }
+        if let Some(reason) = self.unavailable.get(host) {
+            return Err(JobError::BadRequest(format!(
+                "host {host:?} cannot run jobs: {reason}"
+            )));
+        }
+        let mut names: Vec<&str> = self.executors.keys().map(String::as_str).collect();
+        names.extend(self.unavailable.keys().map(String::as_str));
+        names.sort_unstable();
+        Err(JobError::UnknownHost {
+            host: host.to_string(),
+            known: names.join(", "),
+        })
+    }
+
+    async fn start(
+        self: &Arc<Self>,
+        job: Arc<Job>,
+        executor: Arc<dyn Executor>,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let r = &job.request;
+        let spec = JobSpec {
+            command: r.command.clone(),
+            cwd: r.cwd.clone(),
+            env: r.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            pty: r.pty,
+            stdin: true,
+            tag: format!("{}:{}", self.instance, job.id),
+        };
+        let sink: Arc<dyn OutputSink> = Arc::clone(&job.output) as Arc<dyn OutputSink>;
+        let Spawned { process, outcome } = match executor.spawn(spec, sink).await {
+            Ok(s) => s,
+            Err(e) => {
+                job.end_without_running(End::FailedToStart {
+                    reason: e.to_string(),
+                });
+                return;
+            }
+        };
+        job.set_running(Arc::clone(&process));
+
+        // The initial stdin is written by a task (a job that does not read would block us), but
+        // the gate is taken now, so that an `interact` that follows writes after it.
+        let gate = Arc::clone(&job.stdin_gate).lock_owned().await;
+        let text = r.stdin.clone();
+        let close = !r.keep_stdin_open && text.is_some();
+        let writer = Arc::clone(&process);
+        tokio::spawn(async move {
+            let _gate = gate;
+            if let Some(text) = text
+                && let Err(e) = writer.write_stdin(text.as_bytes()).await
+            {
+                tracing::debug!("initial stdin not fully written: {e}");
+            }
+            if close {
+                let _ = writer.close_stdin().await;
+            }
+        });
+
+        let timeout = r.timeout.or(self.limits.default_timeout);
+        let grace = self.limits.kill_grace;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut outcome = outcome;
+            let result = match timeout {
+                None => outcome.await,
+                Some(t) => {
+                    tokio::select! {
+                        o = &mut outcome => o,
+                        () = tokio::time::sleep(t) => {
+                            job.mark_timed_out();
+                            if let Err(e) = process.kill_tree(libc_sigterm(), grace).await {
+                                tracing::warn!(job = %job.id, "timeout kill: {e}");
+                            }
+                            outcome.await
+                        }
+                    }
+                }
+            };
+            job.finish_from(result);
+        });
+    }
+
+    /// Kills a job's whole tree: `signal`, then SIGKILL after `grace`. A queued job is taken
+    /// off the queue. Returns once the job has ended.
+    pub async fn kill(&self, job: &Arc<Job>, signal: i32, grace: Duration) -> KillReport {
+        let phase = job.phase();
+        match phase {
+            Phase::Queued => {
+                job.end_without_running(End::Killed {
+                    signal: None,
+                    requested: true,
+                });
+                KillReport {
+                    already_ended: false,
+                    survivors: None,
+                }
+            }
+            Phase::Ended { .. } => {
+                // Sweep what the job may have left running in the background.
+                let survivors = match job.process() {
+                    Some(p) => p.kill_tree(libc_sigkill(), Duration::ZERO).await.err(),
+                    None => None,
+                };
+                KillReport {
+                    already_ended: true,
+                    survivors: survivors.map(|e| e.to_string()),
+                }
+            }
+            Phase::Running { .. } => {
+                let already_ended = !job.request_kill(signal);
+                let survivors = match job.process() {
+                    Some(p) => p.kill_tree(signal, grace).await.err(),
+                    None => None,
+                };
+                // The tree is gone; the job ends when its output is drained.
+                let _ = tokio::time::timeout(Duration::from_secs(5), job.ended()).await;
+                KillReport {
+                    already_ended,
+                    survivors: survivors.map(|e| e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// All jobs matching `filter`, newest first.
+    pub fn list(&self, filter: &ListFilter) -> Vec<Arc<Job>> {
+        let jobs: Vec<Arc<Job>> = self.jobs().values().rev().cloned().collect();
+        jobs.into_iter()
+            .filter(|j| filter.state.is_none_or(|s| j.phase().name() == s))
+            .filter(|j| filter.host.as_ref().is_none_or(|h| &j.request.host == h))
+            .filter(|j| {
+                filter
+                    .label
+                    .as_ref()
+                    .is_none_or(|l| j.request.label.as_ref() == Some(l))
+            })
+            .collect()
+    }
+
+    /// Forgets ended jobs and deletes their logs. Returns the ids forgotten; refuses (for
+    /// explicit ids) jobs that are still running.
+    pub fn clean(&self, scope: &CleanScope) -> Result<Vec<JobId>, JobError> {
+        let mut jobs = self.jobs();
+        if let CleanScope::Ids(ids) = scope {
+            for id in ids {
+                let job = jobs
+                    .get(id)
+                    .ok_or_else(|| JobError::UnknownJob(id.to_string()))?;
+                if !job.is_ended() {
+                    return Err(JobError::BadRequest(format!(
+                        "job {id} is still {}: `kill` it first, or wait for it to end",
+                        job.phase().name().as_str()
+                    )));
+                }
+            }
+        }
+        let doomed: Vec<JobId> = jobs
+            .values()
+            .filter(|j| match (j.phase(), scope) {
+                (Phase::Ended { .. }, CleanScope::All) => true,
+                (Phase::Ended { ended, .. }, CleanScope::OlderThan(age)) => {
+                    ended.mono.elapsed() >= *age
+                }
+                (Phase::Ended { .. }, CleanScope::Ids(ids)) => ids.contains(&j.id),
+                _ => false,
+            })
+            .map(|j| j.id)
+            .collect();
+        for id in &doomed {
+            if let Some(job) = jobs.remove(id) {
+                job.output.remove();
+            }
+        }
+        Ok(doomed)
+    }
+
+    /// Forgets the oldest ended jobs beyond the retention limit.
+    fn retain(&self) {
+        let mut jobs = self.jobs();
+        let ended: Vec<JobId> = jobs
+            .values()
+            .filter(|j| j.is_ended())
+            .map(|j| j.id)
+            .collect();
+        let excess = ended.len().saturating_sub(self.limits.max_retained);
+        for id in ended.into_iter().take(excess) {
+            if let Some(job) = jobs.remove(&id) {
+                job.output.remove();
+            }
+        }
+    }
+
+    /// Stops accepting jobs and kills every job's tree; returns when they are gone.
+    pub async fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let jobs: Vec<Arc<Job>> = self.jobs().values().cloned().collect();
+        let grace = self.limits.kill_grace.min(Duration::from_secs(2));
+        let kills = jobs
+            .iter()
+            .filter(|j| !j.is_ended())
+            .map(|j| self.kill(j, libc_sigterm(), grace));
+        futures::future::join_all(kills).await;
+        // Whatever the bookkeeping missed (background leftovers of ended jobs included).
+        for _ in 0..3 {
+            if executors::local::kill_tagged(&format!("{}:", self.instance)) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Prefix of every job tag of this server run.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+}
+
+fn libc_sigterm() -> i32 {
+    nix::sys::signal::Signal::SIGTERM as i32
+}
+
+fn libc_sigkill() -> i32 {
+    nix::sys::signal::Signal::SIGKILL as i32
+}
+
+/// A description of how a job ended, for messages.
+pub fn describe_end(end: &End) -> String {
+    match end {
+        End::Exited { code } => format!("exited with code {code}"),
+        End::Killed { signal, requested } => {
+            let by = if *requested { " (by kill)" } else { "" };
+            match signal {
+                Some(s) => format!("killed by {}{by}", signal_name(*s)),
+                None => format!("killed before it started{by}"),
+            }
+        }
+        End::TimedOut { .. } => "timed out and was killed".to_string(),
+        End::FailedToStart { reason } => format!("failed to start: {reason}"),
+        End::Lost { reason } => format!("lost: {reason}"),
+    }
+}

@@ -1,0 +1,153 @@
+//! Serving: set up the state directory, the guardian, the executors and the JobManager, serve
+//! MCP over stdio, and on the way out kill every job and wait for them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use executors::Executor;
+use executors::local::LocalExecutor;
+use rmcp::ServiceExt;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::{ConfigFile, Limits};
+use crate::jobs::JobManager;
+use crate::tools::JobServer;
+
+/// How long shutdown may take before the server exits anyway.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Server options from the command line.
+#[derive(Debug, Default, Clone)]
+pub struct ServeOptions {
+    pub config: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub max_concurrent: Option<usize>,
+    pub log_cap: Option<u64>,
+    pub ring_size: Option<usize>,
+    pub default_timeout: Option<f64>,
+    pub max_retained: Option<usize>,
+}
+
+/// Where job logs live for this run, and whether to delete them at exit.
+struct StateDir {
+    jobs: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+fn state_dir(explicit: Option<PathBuf>, instance: &str) -> anyhow::Result<StateDir> {
+    let (root, temp) = match explicit {
+        Some(dir) => (dir, None),
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("mcp-jobs-")
+                .tempdir()
+                .context("cannot create a temporary state directory")?;
+            (t.path().to_owned(), Some(t))
+        }
+    };
+    let jobs = root.join("runs").join(instance);
+    std::fs::create_dir_all(&jobs)
+        .with_context(|| format!("cannot create the state directory {}", jobs.display()))?;
+    Ok(StateDir { jobs, _temp: temp })
+}
+
+/// Builds the manager from the config file and flags.
+fn manager(opts: &ServeOptions, instance: &str, jobs_dir: PathBuf) -> anyhow::Result<JobManager> {
+    let config_path = opts.config.clone().or_else(ConfigFile::default_path);
+    let file = match &config_path {
+        Some(p) => ConfigFile::load(p)?,
+        None => ConfigFile::default(),
+    };
+    let mut limits = Limits::from_file(&file.limits)?;
+    if let Some(n) = opts.max_concurrent {
+        anyhow::ensure!(n >= 1, "--max-concurrent must be at least 1");
+        limits.max_concurrent = n;
+    }
+    if let Some(n) = opts.log_cap {
+        anyhow::ensure!(n >= 1024, "--log-cap must be at least 1024 bytes");
+        limits.log_cap = n;
+    }
+    if let Some(n) = opts.ring_size {
+        anyhow::ensure!(
+            (1024..=(64 << 20)).contains(&n),
+            "--ring-size must be between 1 KiB and 64 MiB"
+        );
+        limits.ring_size = n;
+    }
+    if let Some(t) = opts.default_timeout {
+        let d = Duration::try_from_secs_f64(t)
+            .context("--default-timeout must be a number of seconds")?;
+        limits.default_timeout = (!d.is_zero()).then_some(d);
+    }
+    if let Some(n) = opts.max_retained {
+        limits.max_retained = n;
+    }
+    let local: Arc<dyn Executor> =
+        Arc::new(LocalExecutor::new().context("cannot start the local executor")?);
+    let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
+    executors.insert("local".into(), local);
+    let unavailable: BTreeMap<String, String> = file
+        .hosts
+        .keys()
+        .map(|h| {
+            (
+                h.clone(),
+                "SSH hosts are not supported by this build yet".to_string(),
+            )
+        })
+        .collect();
+    Ok(JobManager::new(
+        limits,
+        jobs_dir,
+        executors,
+        unavailable,
+        instance.to_string(),
+    ))
+}
+
+/// Serves MCP over stdio until the client closes stdin or a signal arrives, then kills every
+/// job and returns.
+pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
+    let instance = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    // Before the first job, and before the reaper: see `guardian`.
+    crate::guardian::start(&instance).context("cannot start the guardian process")?;
+    let state = state_dir(opts.state_dir.clone(), &instance)?;
+    let manager = Arc::new(manager(&opts, &instance, state.jobs.clone())?);
+    tracing::info!(state = %state.jobs.display(), "mcp-jobs serving on stdio");
+
+    let server = JobServer::new(Arc::clone(&manager));
+    let service = server
+        .serve(rmcp::transport::stdio_pipes())
+        .await
+        .context("MCP initialisation failed")?;
+    let stop = service.cancellation_token();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let waiting = service.waiting();
+    tokio::pin!(waiting);
+    tokio::select! {
+        r = &mut waiting => tracing::info!("client closed the connection: {r:?}"),
+        _ = term.recv() => { tracing::info!("SIGTERM"); stop.cancel(); }
+        _ = int.recv() => { tracing::info!("SIGINT"); stop.cancel(); }
+        _ = hup.recv() => { tracing::info!("SIGHUP"); stop.cancel(); }
+    }
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, manager.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown took too long; exiting anyway (the guardian sweeps what is left)");
+    }
+    drop(state);
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! Tool arguments. Doc comments become the JSON schema descriptions an agent reads.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Which output stream to read.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamName {
+    /// stdout and stderr in the order they were produced.
+    #[default]
+    Combined,
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ExecuteParams {
+    /// The command line, run by bash (`bash -c`). Pipes, `&&`, redirections work.
+    pub command: String,
+    /// Working directory (absolute, or relative to the server's). Must exist.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Environment variables added to the server's environment.
+    #[serde(default)]
+    pub env: Option<BTreeMap<String, String>>,
+    /// Where to run: `local` (default) or a host name from the server's config.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Maximum runtime in seconds; then the job's whole process tree is killed (state `timed_out`).
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    /// Run under a pseudo-terminal (for programs that need a tty; stdout and stderr merge).
+    #[serde(default)]
+    pub pty: Option<bool>,
+    /// Text written to the job's stdin at start; stdin is then closed (end of file) unless
+    /// `keep_stdin_open` is true. Without `stdin`, stdin stays open for `interact`.
+    #[serde(default)]
+    pub stdin: Option<String>,
+    /// Keep stdin open after writing `stdin`, for later `interact` calls.
+    #[serde(default)]
+    pub keep_stdin_open: Option<bool>,
+    /// Seconds to wait for the job to end. A job that ends sooner comes back complete, with its
+    /// exit status and output tail, in this one call. Default 0: return at once.
+    #[serde(default)]
+    pub wait: Option<f64>,
+    /// A short name for the job, shown by `list` and usable as a `list` filter.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct JobIdParams {
+    /// The job id returned by `execute`, e.g. `j3`.
+    pub job_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct OutputParams {
+    /// The job id, e.g. `j3`.
+    pub job_id: String,
+    /// `combined` (default), `stdout` or `stderr`.
+    #[serde(default)]
+    pub stream: Option<StreamName>,
+    /// Cursor to read from (a `next` or `cursor` value from an earlier call). Default 0: the start.
+    #[serde(default)]
+    pub since: Option<u64>,
+    /// Most bytes of text to return (default 16384, at most 1048576).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Regex: return only matching lines, with their line numbers.
+    #[serde(default)]
+    pub grep: Option<String>,
+    /// Keep ANSI escapes and carriage returns as the job wrote them.
+    #[serde(default)]
+    pub raw: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct TailParams {
+    /// The job id, e.g. `j3`.
+    pub job_id: String,
+    /// How many lines (default 20, at most 10000).
+    #[serde(default)]
+    pub lines: Option<u64>,
+    /// `combined` (default), `stdout` or `stderr`.
+    #[serde(default)]
+    pub stream: Option<StreamName>,
+    /// Regex: the last lines that match it.
+    #[serde(default)]
+    pub grep: Option<String>,
+    /// Most bytes of text to return (default 16384, at most 1048576).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Keep ANSI escapes and carriage returns as the job wrote them.
+    #[serde(default)]
+    pub raw: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct InteractParams {
+    /// The job id, e.g. `j3`. The job must be running with its stdin open.
+    pub job_id: String,
+    /// Text to write to the job's stdin. May be empty (just wait for output, or just send `eof`).
+    #[serde(default)]
+    pub input: Option<String>,
+    /// Append a newline to `input` (default true).
+    #[serde(default)]
+    pub newline: Option<bool>,
+    /// Close stdin after writing (the job reads end of file).
+    #[serde(default)]
+    pub eof: Option<bool>,
+    /// Most milliseconds to wait for output (default 2000, at most 600000).
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+    /// Regex: return as soon as the new output matches it (e.g. a prompt like `>>> $`).
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Return once output has been quiet this many milliseconds (default 300).
+    #[serde(default)]
+    pub quiet_ms: Option<u64>,
+    /// Most bytes of text to return (default 16384, at most 1048576).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Keep ANSI escapes and carriage returns as the job wrote them.
+    #[serde(default)]
+    pub raw: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct KillParams {
+    /// The job id, e.g. `j3`.
+    pub job_id: String,
+    /// Signal sent first: `TERM` (default), `INT`, `HUP`, `KILL`, ... or a number.
+    #[serde(default)]
+    pub signal: Option<String>,
+    /// Milliseconds to wait before escalating to KILL (default 3000).
+    #[serde(default)]
+    pub grace_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ListParams {
+    /// Only jobs in this state: queued, running, exited, killed, timed_out, failed_to_start, lost.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Only jobs on this host.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Only jobs with this label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Most rows (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct WaitParams {
+    /// One job id to wait for.
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// Several job ids to wait for.
+    #[serde(default)]
+    pub job_ids: Option<Vec<String>>,
+    /// Most seconds to wait (default 30, at most 3600). The jobs keep running afterwards.
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    /// Regex: stop waiting when a line of a job's output matches it.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// With several jobs: return when any one is done (default: when all are).
+    #[serde(default)]
+    pub any: Option<bool>,
+    /// Lines of output tail to return per job (default 10).
+    #[serde(default)]
+    pub lines: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct CleanParams {
+    /// Forget this ended job.
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// Forget these ended jobs.
+    #[serde(default)]
+    pub job_ids: Option<Vec<String>>,
+    /// Forget ended jobs that ended more than this many seconds ago.
+    #[serde(default)]
+    pub older_than: Option<f64>,
+    /// Forget every ended job (the default when nothing else is given).
+    #[serde(default)]
+    pub all: Option<bool>,
+}

@@ -1,0 +1,558 @@
+//! Tool results: the structured JSON (with its schema) and the short text rendering beside it.
+
+use std::time::Duration;
+
+use rmcp::model::{CallToolResult, ContentBlock};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::jobs::manager::describe_end;
+use crate::jobs::state::signal_name;
+use crate::jobs::{End, Job, Phase, StateName};
+
+/// A tool result that knows its short text rendering.
+pub trait Reply: Serialize {
+    fn text(&self) -> String;
+}
+
+/// Turns a tool's result into an MCP result: structured content plus text, or an error the
+/// agent reads (`isError: true`).
+pub fn reply<T: Reply>(result: Result<T, String>) -> CallToolResult {
+    match result {
+        Ok(value) => match serde_json::to_value(&value) {
+            Ok(json) => {
+                let mut r = CallToolResult::structured(json);
+                r.content = vec![ContentBlock::text(value.text())];
+                r
+            }
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
+                "internal error: cannot encode the result: {e}"
+            ))]),
+        },
+        Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+    }
+}
+
+/// Output sizes of a job.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OutputSizes {
+    /// Bytes produced so far; also the cursor where new output will start.
+    pub total_bytes: u64,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    /// Bytes dropped by the per-job log cap (the head and the tail are kept).
+    pub omitted_bytes: u64,
+}
+
+/// Resource use of a finished job's main process and the children it waited for.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Usage {
+    pub user_cpu_ms: u64,
+    pub system_cpu_ms: u64,
+    pub max_rss_bytes: u64,
+}
+
+/// One job's status.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobStatus {
+    pub job_id: String,
+    /// queued, running, exited, killed, timed_out, failed_to_start or lost.
+    pub state: StateName,
+    /// One line saying how the job is or how it ended.
+    pub summary: String,
+    pub command: String,
+    pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Name of the signal that ended the job, e.g. SIGTERM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// Why the job failed to start or was lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// Running time so far, or in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    pub pty: bool,
+    /// Whether `interact` can write to the job now.
+    pub stdin_open: bool,
+    pub output: OutputSizes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The policy rule that allowed the job (when a policy is in force).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_rule: Option<String>,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn secs_text(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2}s")
+    } else if s < 120.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+impl JobStatus {
+    pub fn of(job: &Job) -> Self {
+        let phase = job.phase();
+        let extent = job.output.extent();
+        let r = &job.request;
+        let (mut pid, mut exit_code, mut signal, mut reason) = (None, None, None, None);
+        let (mut started_at, mut ended_at, mut usage) = (None, None, None);
+        let summary = match &phase {
+            Phase::Queued => "queued, waiting for a free slot".to_string(),
+            Phase::Running { started, pid: p } => {
+                pid = *p;
+                started_at = Some(started.wall.to_rfc3339());
+                format!("running for {}", secs_text(started.mono.elapsed()))
+            }
+            Phase::Ended {
+                started,
+                ended,
+                end,
+                usage: u,
+            } => {
+                started_at = started.map(|s| s.wall.to_rfc3339());
+                ended_at = Some(ended.wall.to_rfc3339());
+                usage = u.map(|u| Usage {
+                    user_cpu_ms: ms(u.user_cpu),
+                    system_cpu_ms: ms(u.system_cpu),
+                    max_rss_bytes: u.max_rss_bytes,
+                });
+                match end {
+                    End::Exited { code } => exit_code = Some(*code),
+                    End::Killed { signal: s, .. } => signal = s.map(signal_name),
+                    End::TimedOut { signal: s, code } => {
+                        signal = s.map(signal_name);
+                        exit_code = *code;
+                    }
+                    End::FailedToStart { reason: why } | End::Lost { reason: why } => {
+                        reason = Some(why.clone());
+                    }
+                }
+                match phase.duration() {
+                    Some(d) => format!("{} after {}", describe_end(end), secs_text(d)),
+                    None => describe_end(end),
+                }
+            }
+        };
+        let stdin_open = matches!(phase, Phase::Running { .. })
+            && job.process().is_some_and(|p| p.accepts_stdin());
+        JobStatus {
+            job_id: job.id.to_string(),
+            state: phase.name(),
+            summary,
+            command: r.command.clone(),
+            host: r.host.clone(),
+            label: r.label.clone(),
+            cwd: r.cwd.as_ref().map(|c| c.display().to_string()),
+            pid,
+            exit_code,
+            signal,
+            reason,
+            created_at: job.created.wall.to_rfc3339(),
+            started_at,
+            ended_at,
+            duration_ms: phase.duration().map(ms),
+            timeout_ms: r.timeout.map(ms),
+            pty: r.pty,
+            stdin_open,
+            output: OutputSizes {
+                total_bytes: extent.total,
+                stdout_bytes: extent.stdout,
+                stderr_bytes: extent.stderr,
+                omitted_bytes: extent.omitted,
+            },
+            usage,
+            policy_rule: job.rule.clone(),
+        }
+    }
+
+    /// `j3 exited with code 0 after 1.20s: cargo build`
+    pub fn line(&self) -> String {
+        let label = self
+            .label
+            .as_ref()
+            .map(|l| format!(" [{l}]"))
+            .unwrap_or_default();
+        let host = if self.host == "local" {
+            String::new()
+        } else {
+            format!(" on {}", self.host)
+        };
+        format!(
+            "{}{label}{host} {}: {}",
+            self.job_id,
+            self.summary,
+            one_line(&self.command, 120)
+        )
+    }
+}
+
+/// The first line of `s`, cut to `max` characters.
+pub fn one_line(s: &str, max: usize) -> String {
+    let first = s.lines().next().unwrap_or("");
+    let mut out: String = first.chars().take(max).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+impl Reply for JobStatus {
+    fn text(&self) -> String {
+        let mut t = self.line();
+        if let Some(pid) = self.pid {
+            t.push_str(&format!("\npid {pid}"));
+        }
+        t.push_str(&format!(
+            "\noutput: {} bytes ({} stdout, {} stderr{})",
+            self.output.total_bytes,
+            self.output.stdout_bytes,
+            self.output.stderr_bytes,
+            if self.output.omitted_bytes > 0 {
+                format!(", {} omitted by the log cap", self.output.omitted_bytes)
+            } else {
+                String::new()
+            }
+        ));
+        if let Some(u) = &self.usage {
+            t.push_str(&format!(
+                "\ncpu {}ms user + {}ms system, peak memory {} KiB",
+                u.user_cpu_ms,
+                u.system_cpu_ms,
+                u.max_rss_bytes / 1024
+            ));
+        }
+        t
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExecuteReply {
+    #[serde(flatten)]
+    pub status: JobStatus,
+    /// The last lines of output, when the job ended within `wait`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tail: Option<String>,
+    /// Cursor where unread output starts (for `output`'s `since`).
+    pub cursor: u64,
+}
+
+impl Reply for ExecuteReply {
+    fn text(&self) -> String {
+        let mut t = self.status.line();
+        match &self.tail {
+            Some(tail) if !tail.is_empty() => {
+                t.push_str("\n--- output (tail) ---\n");
+                t.push_str(tail);
+            }
+            Some(_) => t.push_str("\n(no output)"),
+            None if self.status.state == StateName::Running => t.push_str(&format!(
+                "\nUse status/tail/output/wait with job_id {} to follow it.",
+                self.status.job_id
+            )),
+            None => {}
+        }
+        t
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GrepLine {
+    /// 1-based line number in the stream read.
+    pub line: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OutputReply {
+    pub job_id: String,
+    pub stream: String,
+    /// The text read (all of it, or only the matching lines' text when `grep` was given).
+    pub text: String,
+    /// Matching lines, when `grep` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matches: Option<Vec<GrepLine>>,
+    /// The cursor this read started at.
+    pub since: u64,
+    /// Cursor to continue from.
+    pub next: u64,
+    /// Bytes (all streams) after `next` available now.
+    pub remaining_bytes: u64,
+    /// Bytes skipped because the log cap dropped them.
+    pub omitted_bytes: u64,
+    /// Whether the job has ended (no more output will come).
+    pub ended: bool,
+    /// Whether everything the job will ever print has been read.
+    pub eof: bool,
+}
+
+impl Reply for OutputReply {
+    fn text(&self) -> String {
+        let mut t = String::new();
+        if self.omitted_bytes > 0 {
+            t.push_str(&format!(
+                "[{} bytes omitted by the log cap]\n",
+                self.omitted_bytes
+            ));
+        }
+        match &self.matches {
+            Some(m) => {
+                for l in m {
+                    t.push_str(&format!("{}: {}\n", l.line, l.text));
+                }
+                if m.is_empty() {
+                    t.push_str("(no matching lines)\n");
+                }
+            }
+            None => t.push_str(&self.text),
+        }
+        if self.remaining_bytes > 0 {
+            t.push_str(&format!(
+                "\n[{} bytes more; continue with since={}]",
+                self.remaining_bytes, self.next
+            ));
+        } else if self.eof {
+            t.push_str("\n[end of output: the job has ended]");
+        } else {
+            t.push_str(&format!(
+                "\n[no more output yet; next cursor {}]",
+                self.next
+            ));
+        }
+        t
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TailReply {
+    pub job_id: String,
+    pub stream: String,
+    pub text: String,
+    /// Lines returned.
+    pub lines: usize,
+    /// Where new output will start: pass it to `output` as `since`.
+    pub cursor: u64,
+    /// Older lines were left out (size bound, or they fell out of the log cap).
+    pub truncated: bool,
+    pub state: StateName,
+}
+
+impl Reply for TailReply {
+    fn text(&self) -> String {
+        let mut t = self.text.clone();
+        if t.is_empty() {
+            t.push_str("(no output)");
+        }
+        t.push_str(&format!(
+            "\n[{} {}; {} line(s); cursor {}]",
+            self.job_id,
+            self.state.as_str(),
+            self.lines,
+            self.cursor
+        ));
+        t
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InteractReply {
+    pub job_id: String,
+    /// Output produced after the input was written.
+    pub text: String,
+    /// Whether `until` matched.
+    pub matched: bool,
+    /// Cursor after the returned text.
+    pub next: u64,
+    /// Bytes after `next` not returned (read them with `output`).
+    pub remaining_bytes: u64,
+    pub state: StateName,
+    pub stdin_open: bool,
+}
+
+impl Reply for InteractReply {
+    fn text(&self) -> String {
+        let mut t = self.text.clone();
+        if t.is_empty() {
+            t.push_str("(no new output)");
+        }
+        if self.remaining_bytes > 0 {
+            t.push_str(&format!(
+                "\n[{} bytes more; continue with output since={}]",
+                self.remaining_bytes, self.next
+            ));
+        }
+        if self.state != StateName::Running {
+            t.push_str(&format!(
+                "\n[{} has ended: {}]",
+                self.job_id,
+                self.state.as_str()
+            ));
+        }
+        t
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KillReply {
+    /// The job had already ended before this kill.
+    pub already_ended: bool,
+    pub message: String,
+    #[serde(flatten)]
+    pub status: JobStatus,
+}
+
+impl Reply for KillReply {
+    fn text(&self) -> String {
+        format!("{}\n{}", self.message, self.status.line())
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobRow {
+    pub job_id: String,
+    pub state: StateName,
+    pub summary: String,
+    pub command: String,
+    pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListReply {
+    /// Newest first.
+    pub jobs: Vec<JobRow>,
+    /// Jobs matching the filter (may exceed the rows returned).
+    pub total: usize,
+}
+
+impl Reply for ListReply {
+    fn text(&self) -> String {
+        if self.jobs.is_empty() {
+            return "no jobs".into();
+        }
+        let mut t = String::new();
+        for r in &self.jobs {
+            let label = r
+                .label
+                .as_ref()
+                .map(|l| format!(" [{l}]"))
+                .unwrap_or_default();
+            let host = if r.host == "local" {
+                String::new()
+            } else {
+                format!(" @{}", r.host)
+            };
+            t.push_str(&format!(
+                "{}{label}{host} {}: {}\n",
+                r.job_id,
+                r.summary,
+                one_line(&r.command, 80)
+            ));
+        }
+        if self.total > self.jobs.len() {
+            t.push_str(&format!(
+                "({} more not shown)\n",
+                self.total - self.jobs.len()
+            ));
+        }
+        t
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WaitItem {
+    #[serde(flatten)]
+    pub status: JobStatus,
+    /// The last lines of output.
+    pub tail: String,
+    /// The line that matched `until`, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched_line: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WaitReply {
+    /// The wait condition was met (jobs ended, or `until` matched).
+    pub done: bool,
+    /// The timeout passed first. The jobs keep running.
+    pub timed_out: bool,
+    /// The client cancelled the wait. The jobs keep running.
+    pub cancelled: bool,
+    pub jobs: Vec<WaitItem>,
+}
+
+impl Reply for WaitReply {
+    fn text(&self) -> String {
+        let mut t = String::new();
+        if self.timed_out {
+            t.push_str("wait timed out; the jobs keep running\n");
+        }
+        if self.cancelled {
+            t.push_str("wait cancelled; the jobs keep running\n");
+        }
+        for j in &self.jobs {
+            t.push_str(&j.status.line());
+            t.push('\n');
+            if let Some(m) = &j.matched_line {
+                t.push_str(&format!("matched: {m}\n"));
+            }
+            if !j.tail.is_empty() {
+                t.push_str("--- tail ---\n");
+                t.push_str(&j.tail);
+                if !j.tail.ends_with('\n') {
+                    t.push('\n');
+                }
+            }
+        }
+        t
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CleanReply {
+    /// Ids of the jobs forgotten.
+    pub removed: Vec<String>,
+    /// Jobs still known.
+    pub remaining: usize,
+}
+
+impl Reply for CleanReply {
+    fn text(&self) -> String {
+        if self.removed.is_empty() {
+            format!("nothing to clean ({} jobs known)", self.remaining)
+        } else {
+            format!(
+                "forgot {} job(s): {} ({} still known)",
+                self.removed.len(),
+                self.removed.join(", "),
+                self.remaining
+            )
+        }
+    }
+}
