@@ -241,6 +241,16 @@ pub struct Grep {
     pub remaining: u64,
 }
 
+/// How to read: which stream, how much text at most, cleaned or raw, and whether the job has
+/// ended (then a trailing partial line or character is final).
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    pub select: Select,
+    pub max_bytes: usize,
+    pub raw: bool,
+    pub ended: bool,
+}
+
 /// Positions of the bytes gathered in a buffer (a buffer of one stream's bytes is not one
 /// contiguous range of positions).
 #[derive(Default)]
@@ -285,13 +295,16 @@ impl PosMap {
 pub fn grep(
     store: &OutputStore,
     since: u64,
-    select: Select,
     re: &Regex,
     max_matches: usize,
-    max_bytes: usize,
-    raw: bool,
-    ended: bool,
+    how: Reading,
 ) -> io::Result<Grep> {
+    let Reading {
+        select,
+        max_bytes,
+        raw,
+        ended,
+    } = how;
     let total = store.len();
     let mut pos = since.min(total);
     let mut omitted = 0;
@@ -419,6 +432,13 @@ mod tests {
     use super::*;
     use executors::Stream;
 
+    const ALL: Reading = Reading {
+        select: Select::Combined,
+        max_bytes: 1 << 20,
+        raw: false,
+        ended: true,
+    };
+
     fn store() -> (tempfile::TempDir, OutputStore) {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = OutputStore::create(&dir.path().join("log"), 1 << 30, 1024).expect("create");
@@ -497,21 +517,11 @@ mod tests {
             s.append(Stream::Stdout, format!("row {i}\n").as_bytes());
         }
         let re = compile_pattern("^row 4[0-9]{3}$").expect("re");
-        let g = grep(&s, 0, Select::Combined, &re, 3, 1 << 20, false, true).expect("grep");
+        let g = grep(&s, 0, &re, 3, ALL).expect("grep");
         assert_eq!(g.matches.len(), 3);
         assert_eq!(g.matches[0].line, 4000);
         assert_eq!(g.matches[0].text, "row 4000");
-        let g2 = grep(
-            &s,
-            g.next,
-            Select::Combined,
-            &re,
-            1000,
-            1 << 20,
-            false,
-            true,
-        )
-        .expect("grep");
+        let g2 = grep(&s, g.next, &re, 1000, ALL).expect("grep");
         assert_eq!(g2.matches[0].line, 4003);
         assert_eq!(g2.matches.len(), 997);
         assert_eq!(g2.next, s.len());

@@ -246,17 +246,14 @@ stripped and \\r progress lines collapsed unless `raw`.",
             let io_err = |e: std::io::Error| format!("cannot read {}'s output: {e}", job.id);
             let (text, matches, next, omitted, remaining) = match &re {
                 Some(re) => {
-                    let g = view::grep(
-                        &job.output,
-                        since,
+                    let how = view::Reading {
                         select,
-                        re,
-                        bounds::MAX_MATCHES,
-                        max,
+                        max_bytes: max,
                         raw,
                         ended,
-                    )
-                    .map_err(io_err)?;
+                    };
+                    let g = view::grep(&job.output, since, re, bounds::MAX_MATCHES, how)
+                        .map_err(io_err)?;
                     let lines: Vec<GrepLine> = g
                         .matches
                         .into_iter()
@@ -716,5 +713,18 @@ impl ServerHandler for JobServer {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(implementation)
             .with_instructions(INSTRUCTIONS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_tool_body_becomes_an_error_result() {
+        let r = guarded::<JobStatus>(async { panic!("boom") }).await;
+        assert_eq!(r.is_error, Some(true));
+        let text = r.content[0].as_text().map(|t| t.text.clone()).unwrap_or_default();
+        assert!(text.contains("boom") && text.contains("still running"), "{text}");
     }
 }

@@ -1,0 +1,136 @@
+//! `interact`: writing to a running job's stdin and reading only what follows.
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn interact_with_cat_returns_only_the_new_output() {
+    let s = Server::start().await;
+    let id = s.start_job(json!({"command": "cat"})).await;
+    let r = s
+        .ok("interact", json!({"job_id": id, "input": "hello"}))
+        .await;
+    assert_eq!(r["text"], "hello\n");
+    let r = s
+        .ok(
+            "interact",
+            json!({"job_id": id, "input": "again", "until": "again"}),
+        )
+        .await;
+    assert_eq!(r["text"], "again\n");
+    assert_eq!(r["matched"], true);
+    let r = s
+        .ok(
+            "interact",
+            json!({"job_id": id, "input": "no newline", "newline": false, "eof": true}),
+        )
+        .await;
+    assert_eq!(r["text"], "no newline");
+    let st = s.wait_end(&id, 10).await;
+    assert_eq!(st["state"], "exited");
+    let all = s.ok("output", json!({"job_id": id})).await;
+    assert_eq!(all["text"], "hello\nagain\nno newline");
+}
+
+#[tokio::test]
+async fn interact_with_python_over_a_pipe() {
+    let s = Server::start().await;
+    let id = s.start_job(json!({"command": "python3 -i -q"})).await;
+    // With a pipe, Python's prompts go to stderr; wait for the first one.
+    s.ok(
+        "wait",
+        json!({"job_id": id, "until": ">>> ", "timeout": 20}),
+    )
+    .await;
+    let r = s
+        .ok(
+            "interact",
+            json!({"job_id": id, "input": "print(6 * 7)", "until": "^42$", "wait_ms": 20000}),
+        )
+        .await;
+    assert_eq!(r["matched"], true, "{r}");
+    assert!(r["text"].as_str().unwrap().contains("42"));
+    let r = s
+        .ok("interact", json!({"job_id": id, "input": "x = 'abc' * 2\nprint(x)", "until": "abcabc", "wait_ms": 20000}))
+        .await;
+    assert!(r["text"].as_str().unwrap().contains("abcabc"));
+    assert!(
+        !r["text"].as_str().unwrap().contains("42"),
+        "old output came back: {r}"
+    );
+    s.ok("interact", json!({"job_id": id, "input": "", "eof": true}))
+        .await;
+    let st = s.wait_end(&id, 20).await;
+    assert_eq!(st["state"], "exited");
+}
+
+#[tokio::test]
+async fn interact_with_python_under_a_pty() {
+    let s = Server::start().await;
+    let id = s
+        .start_job(json!({"command": "python3 -i -q", "pty": true}))
+        .await;
+    s.ok(
+        "wait",
+        json!({"job_id": id, "until": ">>> ", "timeout": 20}),
+    )
+    .await;
+    let r = s
+        .ok(
+            "interact",
+            json!({"job_id": id, "input": "print(6 * 7)", "until": "^42\\r?$", "wait_ms": 20000}),
+        )
+        .await;
+    assert_eq!(r["matched"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(text.contains("\n42\n") || text.contains("42\n"), "{text:?}");
+    // Ctrl-D through the terminal ends the REPL.
+    s.ok(
+        "interact",
+        json!({"job_id": id, "input": "\u{4}", "newline": false}),
+    )
+    .await;
+    let st = s.wait_end(&id, 20).await;
+    assert_eq!(st["state"], "exited");
+}
+
+#[tokio::test]
+async fn interact_refuses_jobs_that_cannot_take_input() {
+    let s = Server::start().await;
+    let r = s
+        .ok("execute", json!({"command": "echo done", "wait": 10}))
+        .await;
+    let e = s
+        .err("interact", json!({"job_id": r["job_id"], "input": "x"}))
+        .await;
+    assert!(e.contains("not running"), "{e}");
+    let id = s
+        .start_job(json!({"command": "sleep 30", "stdin": "fed"}))
+        .await;
+    // The initial stdin is written, then closed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while s.ok("status", json!({"job_id": id})).await["stdin_open"] != false {
+        assert!(std::time::Instant::now() < deadline, "stdin never closed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let e = s.err("interact", json!({"job_id": id, "input": "x"})).await;
+    assert!(e.contains("stdin is closed"), "{e}");
+    s.ok("kill", json!({"job_id": id})).await;
+}
+
+#[tokio::test]
+async fn interact_waits_until_quiet() {
+    let s = Server::start().await;
+    let id = s
+        .start_job(json!({"command": "while read l; do echo \"got $l\"; sleep 0.1; echo \"still $l\"; done"}))
+        .await;
+    let r = s
+        .ok(
+            "interact",
+            json!({"job_id": id, "input": "a", "quiet_ms": 500, "wait_ms": 10000}),
+        )
+        .await;
+    assert_eq!(r["text"], "got a\nstill a\n");
+    s.ok("kill", json!({"job_id": id})).await;
+}

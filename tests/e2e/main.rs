@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `mcp-jobs` binary, driven over stdio by rmcp's client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod bad_input;
+mod execute;
+mod interact;
+mod kill;
+mod lifecycle;
+mod output;
+mod scale;

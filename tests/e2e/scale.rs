@@ -1,0 +1,38 @@
+//! Many jobs at once.
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_jobs_at_once() {
+    let s = std::sync::Arc::new(Server::start().await);
+    let t = std::time::Instant::now();
+    let starts = (0..200).map(|i| {
+        let s = std::sync::Arc::clone(&s);
+        async move {
+            s.start_job(json!({"command": format!("echo job-{i}; sleep 0.5; echo done-{i} >&2")}))
+                .await
+        }
+    });
+    let ids: Vec<String> = futures::future::join_all(starts).await;
+    let started = t.elapsed();
+    let r = s
+        .ok("wait", json!({"job_ids": ids, "timeout": 120, "lines": 0}))
+        .await;
+    eprintln!(
+        "200 jobs: started in {started:?}, all ended after {:?}",
+        t.elapsed()
+    );
+    assert_eq!(r["done"], true);
+    let jobs = r["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 200);
+    for j in jobs {
+        assert_eq!(j["state"], "exited", "{j}");
+        assert_eq!(j["exit_code"], 0);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let out = s.ok("output", json!({"job_id": id})).await;
+        assert_eq!(out["text"], format!("job-{i}\ndone-{i}\n"));
+    }
+}
