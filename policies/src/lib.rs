@@ -1,1 +1,185 @@
-//! placeholder
+//! The mcp-jobs policy engine: decides whether a shell command may run.
+//!
+//! A command string is parsed with a real bash grammar ([`shell`]); every simple command in it —
+//! in pipelines, lists, subshells, substitutions, `sh -c` strings, and behind wrappers such as
+//! `sudo`, `env`, `xargs` or `find -exec` ([`commands`]) — must pass the policy's rules
+//! ([`rules`]). What cannot be analysed with certainty is refused with a reason. The crate is
+//! pure and synchronous: it runs nothing.
+//!
+//! ```
+//! let policy = policies::Policy::from_toml(r#"
+//!     default = "deny"
+//!     allow = ["cargo", "git status", "ls", "echo"]
+//!     deny  = ["rm", "curl"]
+//! "#, "example.toml").unwrap();
+//! assert!(policy.check(&policies::CheckRequest::new("cargo test && git status")).allowed);
+//! assert!(!policy.check(&policies::CheckRequest::new("echo $(rm -rf ~)")).allowed);
+//! ```
+
+mod check;
+pub mod commands;
+pub mod danger;
+mod error;
+mod file;
+pub mod paths;
+pub mod rules;
+pub mod shell;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use check::{CheckRequest, CommandCheck, Decision, Verdict};
+pub use error::PolicyError;
+pub use rules::{Action, Rule};
+
+/// Limits a policy puts on the jobs it allows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    pub max_timeout: Option<Duration>,
+    pub default_timeout: Option<Duration>,
+    pub log_cap_bytes: Option<u64>,
+    pub max_concurrent: Option<usize>,
+}
+
+/// A `[hosts.NAME]` section.
+#[derive(Debug, Clone)]
+pub struct HostPolicy {
+    pub default: Option<Action>,
+    pub rules: Vec<Rule>,
+    /// The section has its own `allow` list, which replaces the global one for this host.
+    pub replaces_allow: bool,
+    pub stdin: Option<bool>,
+    pub cwd: Option<Vec<PathBuf>>,
+}
+
+/// A compiled policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub source: String,
+    pub default: Action,
+    pub rules: Vec<Rule>,
+    /// Whether allowed jobs may receive stdin, unless their rule says otherwise.
+    pub stdin: bool,
+    /// Allow rules naming a bare program also match it called by a path (`/usr/bin/ls`).
+    pub match_basename: bool,
+    /// Directories jobs may run in and redirect to.
+    pub cwd: Option<Vec<PathBuf>>,
+    /// Whether commands may redirect output into files (`> file`); device files such as
+    /// `/dev/null` are always allowed.
+    pub redirect_writes: bool,
+    /// Environment variables (glob patterns) the agent may set; `None`: any but dangerous ones.
+    pub env_allow: Option<Vec<String>>,
+    /// Server environment variables (glob patterns) jobs inherit; `None`: all.
+    pub env_pass: Option<Vec<String>>,
+    pub limits: Limits,
+    pub hosts: BTreeMap<String, HostPolicy>,
+}
+
+impl Policy {
+    /// Reads and compiles a policy file. Errors name the file and line.
+    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+            path: path.display().to_string(),
+            line: None,
+            message: format!("cannot read the policy file: {e}"),
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Compiles a policy from TOML text; `name` is used in messages.
+    pub fn from_toml(text: &str, name: &str) -> Result<Self, PolicyError> {
+        file::compile(text, name)
+    }
+
+    /// A policy that allows everything (what runs with no policy file).
+    pub fn allow_all() -> Self {
+        Policy {
+            source: "(no policy)".into(),
+            default: Action::Allow,
+            rules: Vec::new(),
+            stdin: true,
+            match_basename: false,
+            cwd: None,
+            redirect_writes: true,
+            env_allow: None,
+            env_pass: None,
+            limits: Limits::default(),
+            hosts: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a variable from the server's environment is passed to jobs.
+    pub fn passes_env(&self, name: &str) -> bool {
+        self.env_pass
+            .as_ref()
+            .is_none_or(|pats| pats.iter().any(|p| glob_match(p, name)))
+    }
+
+    /// The rules in force on `host`: global denies, host denies, the host's allow list (or the
+    /// global one), and rules scoped to the host.
+    pub(crate) fn rules_for(&self, host: &str) -> Vec<&Rule> {
+        let section = self.hosts.get(host);
+        let replaces_allow = section.is_some_and(|h| h.replaces_allow);
+        let mut out: Vec<&Rule> = self
+            .rules
+            .iter()
+            .filter(|r| r.applies_to(host))
+            .filter(|r| !(replaces_allow && r.action == Action::Allow && r.hosts.is_none()))
+            .collect();
+        if let Some(h) = section {
+            out.extend(h.rules.iter());
+        }
+        out
+    }
+
+    pub(crate) fn default_for(&self, host: &str) -> Action {
+        self.hosts
+            .get(host)
+            .and_then(|h| h.default)
+            .unwrap_or(self.default)
+    }
+
+    pub(crate) fn cwd_for(&self, host: &str) -> Option<&[PathBuf]> {
+        self.hosts
+            .get(host)
+            .and_then(|h| h.cwd.as_deref())
+            .or(self.cwd.as_deref())
+    }
+
+    pub(crate) fn stdin_for(&self, host: &str) -> bool {
+        self.hosts
+            .get(host)
+            .and_then(|h| h.stdin)
+            .unwrap_or(self.stdin)
+    }
+
+    /// Whether the policy has anything to enforce: with no rules and `default = "allow"` every
+    /// command runs unanalysed.
+    pub fn is_permissive(&self) -> bool {
+        self.default == Action::Allow
+            && self.rules.is_empty()
+            && self.cwd.is_none()
+            && self.redirect_writes
+            && self.env_allow.is_none()
+            && self
+                .hosts
+                .values()
+                .all(|h| h.rules.is_empty() && h.default != Some(Action::Deny))
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            name.starts_with(head)
+                && name.len() >= head.len()
+                && (0..=name.len() - head.len()).any(|i| {
+                    name.is_char_boundary(head.len() + i)
+                        && glob_match(tail, &name[head.len() + i..])
+                })
+        }
+    }
+}

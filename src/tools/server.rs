@@ -724,7 +724,13 @@ mod tests {
     async fn a_panicking_tool_body_becomes_an_error_result() {
         let r = guarded::<JobStatus>(async { panic!("boom") }).await;
         assert_eq!(r.is_error, Some(true));
-        let text = r.content[0].as_text().map(|t| t.text.clone()).unwrap_or_default();
-        assert!(text.contains("boom") && text.contains("still running"), "{text}");
+        let text = r.content[0]
+            .as_text()
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
+        assert!(
+            text.contains("boom") && text.contains("still running"),
+            "{text}"
+        );
     }
 }
