@@ -5,6 +5,8 @@
 //! cursors, text), [`tools`] (the MCP tools), [`serve`] (transports and shutdown), [`guardian`]
 //! (the watchdog that kills jobs if the server dies).
 
+pub mod audit;
+pub mod check_cli;
 pub mod config;
 pub mod guardian;
 pub mod jobs;

@@ -21,32 +21,56 @@ struct Cli {
 #[derive(clap::Args, Debug, Clone, Default)]
 struct ServeArgs {
     /// Config file (TOML). Default: $XDG_CONFIG_HOME/mcp-jobs/config.toml if it exists.
-    #[arg(long, global = true)]
+    #[arg(long)]
     config: Option<PathBuf>,
+    /// Policy file (TOML) that decides what may run. Overrides the config's `policy`.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Audit log (JSON lines). Default: audit.jsonl in the state directory.
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
     /// Directory for job logs. Default: a temporary directory removed at exit.
-    #[arg(long, global = true)]
+    #[arg(long)]
     state_dir: Option<PathBuf>,
     /// Jobs running at once; more are queued.
-    #[arg(long, global = true)]
+    #[arg(long)]
     max_concurrent: Option<usize>,
     /// Bytes of output kept on disk per job (head and tail).
-    #[arg(long, global = true)]
+    #[arg(long)]
     log_cap: Option<u64>,
     /// Bytes of recent output kept in memory per job.
-    #[arg(long, global = true)]
+    #[arg(long)]
     ring_size: Option<usize>,
     /// Timeout in seconds for jobs that do not set one (0: none).
-    #[arg(long, global = true)]
+    #[arg(long)]
     default_timeout: Option<f64>,
     /// Ended jobs remembered before the oldest are forgotten.
-    #[arg(long, global = true)]
+    #[arg(long)]
     max_retained: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Serve MCP over stdio (the default).
-    Serve,
+    Serve(ServeArgs),
+    /// Ask a policy whether a command would be allowed, and why. Exit status: 0 allowed,
+    /// 1 refused, 2 bad usage or bad policy file.
+    Check {
+        /// The policy file.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The host the command would run on.
+        #[arg(long, default_value = "local")]
+        host: String,
+        /// The working directory the command would run in.
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Print the full verdict as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The command line, as one argument.
+        command: String,
+    },
     /// Internal: the watchdog that kills the jobs of a server that died.
     #[command(name = "__guardian", hide = true)]
     Guardian { instance: String },
@@ -54,9 +78,24 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
-    if let Some(Cmd::Guardian { instance }) = &cli.command {
-        mcp_jobs::guardian::run(instance);
-    }
+    let a = match cli.command {
+        Some(Cmd::Guardian { instance }) => mcp_jobs::guardian::run(&instance),
+        Some(Cmd::Check {
+            policy,
+            host,
+            cwd,
+            json,
+            command,
+        }) => std::process::exit(mcp_jobs::check_cli::run(
+            &policy,
+            &host,
+            cwd.as_deref(),
+            json,
+            &command,
+        )),
+        Some(Cmd::Serve(args)) => args,
+        None => cli.serve,
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
@@ -66,9 +105,10 @@ fn main() {
             }),
         )
         .init();
-    let a = cli.serve;
     let opts = ServeOptions {
         config: a.config,
+        policy: a.policy,
+        audit_log: a.audit_log,
         state_dir: a.state_dir,
         max_concurrent: a.max_concurrent,
         log_cap: a.log_cap,

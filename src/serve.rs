@@ -2,7 +2,7 @@
 //! MCP over stdio, and on the way out kill every job and wait for them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +12,11 @@ use executors::local::LocalExecutor;
 use rmcp::ServiceExt;
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::audit::AuditLog;
 use crate::config::{ConfigFile, Limits};
 use crate::jobs::JobManager;
 use crate::tools::JobServer;
+use policies::Policy;
 
 /// How long shutdown may take before the server exits anyway.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
@@ -23,6 +25,8 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
 #[derive(Debug, Default, Clone)]
 pub struct ServeOptions {
     pub config: Option<PathBuf>,
+    pub policy: Option<PathBuf>,
+    pub audit_log: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub max_concurrent: Option<usize>,
     pub log_cap: Option<u64>,
@@ -33,6 +37,7 @@ pub struct ServeOptions {
 
 /// Where job logs live for this run, and whether to delete them at exit.
 struct StateDir {
+    root: PathBuf,
     jobs: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
@@ -51,16 +56,68 @@ fn state_dir(explicit: Option<PathBuf>, instance: &str) -> anyhow::Result<StateD
     let jobs = root.join("runs").join(instance);
     std::fs::create_dir_all(&jobs)
         .with_context(|| format!("cannot create the state directory {}", jobs.display()))?;
-    Ok(StateDir { jobs, _temp: temp })
+    Ok(StateDir {
+        root,
+        jobs,
+        _temp: temp,
+    })
 }
 
-/// Builds the manager from the config file and flags.
-fn manager(opts: &ServeOptions, instance: &str, jobs_dir: PathBuf) -> anyhow::Result<JobManager> {
+/// The config file named by the flags, or the user's, or none.
+fn config_file(opts: &ServeOptions) -> anyhow::Result<(ConfigFile, Option<PathBuf>)> {
     let config_path = opts.config.clone().or_else(ConfigFile::default_path);
     let file = match &config_path {
         Some(p) => ConfigFile::load(p)?,
         None => ConfigFile::default(),
     };
+    Ok((file, config_path))
+}
+
+/// The policy: `--policy`, else the config's `policy` (relative to the config file), else none.
+fn policy(
+    opts: &ServeOptions,
+    file: &ConfigFile,
+    config_path: Option<&Path>,
+) -> anyhow::Result<Policy> {
+    let path = match (&opts.policy, &file.policy) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(p)) if p.is_relative() => Some(
+            config_path
+                .and_then(Path::parent)
+                .map_or_else(|| p.clone(), |dir| dir.join(p)),
+        ),
+        (None, Some(p)) => Some(p.clone()),
+        (None, None) => None,
+    };
+    match path {
+        Some(p) => {
+            let policy = Policy::load(&p).map_err(|e| anyhow::anyhow!("bad policy: {e}"))?;
+            tracing::info!(policy = %p.display(), "policy loaded");
+            Ok(policy)
+        }
+        None => Ok(Policy::allow_all()),
+    }
+}
+
+/// Builds the manager from the config file and flags.
+fn manager(
+    opts: &ServeOptions,
+    file: &ConfigFile,
+    config_path: Option<&Path>,
+    instance: &str,
+    state: &StateDir,
+) -> anyhow::Result<JobManager> {
+    let policy = Arc::new(policy(opts, file, config_path)?);
+    let audit_path = opts
+        .audit_log
+        .clone()
+        .or_else(|| file.audit_log.clone())
+        .unwrap_or_else(|| state.root.join("audit.jsonl"));
+    let audit = Arc::new(
+        AuditLog::open(&audit_path)
+            .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?,
+    );
+    tracing::info!(audit = %audit_path.display(), "audit log");
     let mut limits = Limits::from_file(&file.limits)?;
     if let Some(n) = opts.max_concurrent {
         anyhow::ensure!(n >= 1, "--max-concurrent must be at least 1");
@@ -101,7 +158,9 @@ fn manager(opts: &ServeOptions, instance: &str, jobs_dir: PathBuf) -> anyhow::Re
         .collect();
     Ok(JobManager::new(
         limits,
-        jobs_dir,
+        policy,
+        audit,
+        state.jobs.clone(),
         executors,
         unavailable,
         instance.to_string(),
@@ -119,10 +178,19 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     );
+    // A broken config or policy stops the server before anything starts.
+    let (file, config_path) = config_file(&opts)?;
     // Before the first job, and before the reaper: see `guardian`.
     crate::guardian::start(&instance).context("cannot start the guardian process")?;
-    let state = state_dir(opts.state_dir.clone(), &instance)?;
-    let manager = Arc::new(manager(&opts, &instance, state.jobs.clone())?);
+    let state_root = opts.state_dir.clone().or_else(|| file.state_dir.clone());
+    let state = state_dir(state_root, &instance)?;
+    let manager = Arc::new(manager(
+        &opts,
+        &file,
+        config_path.as_deref(),
+        &instance,
+        &state,
+    )?);
     tracing::info!(state = %state.jobs.display(), "mcp-jobs serving on stdio");
 
     let server = JobServer::new(Arc::clone(&manager));

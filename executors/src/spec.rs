@@ -17,6 +17,8 @@ pub struct JobSpec {
     pub cwd: Option<PathBuf>,
     /// Variables added to the inherited environment.
     pub env: Vec<(String, String)>,
+    /// Start from an empty environment (then only `env` is set).
+    pub clear_env: bool,
     /// Run under a pseudo-terminal (stdout and stderr then arrive merged, as stdout).
     pub pty: bool,
     /// Keep a pipe to the job's stdin open (otherwise stdin is `/dev/null`). Always open with a pty.

@@ -67,6 +67,10 @@ pub struct Job {
     pub rule: Option<String>,
     life: Mutex<Life>,
     changed: Notify,
+    /// Whether the policy lets this job take input on stdin.
+    stdin_allowed: std::sync::atomic::AtomicBool,
+    /// The environment the job starts with: (start from empty, variables).
+    environment: Mutex<(bool, Vec<(String, String)>)>,
     /// Serialises writers of stdin (the initial `stdin` text, then `interact` calls), so that
     /// their bytes never interleave.
     pub stdin_gate: Arc<tokio::sync::Mutex<()>>,
@@ -92,8 +96,34 @@ impl Job {
                 timed_out: false,
             }),
             changed: Notify::new(),
+            stdin_allowed: std::sync::atomic::AtomicBool::new(true),
+            environment: Mutex::new((false, Vec::new())),
             stdin_gate: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    pub(super) fn set_stdin_allowed(&self, allowed: bool) {
+        self.stdin_allowed
+            .store(allowed, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the policy lets this job take input on stdin.
+    pub fn stdin_allowed(&self) -> bool {
+        self.stdin_allowed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(super) fn set_environment(&self, clear: bool, env: Vec<(String, String)>) {
+        *self
+            .environment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = (clear, env);
+    }
+
+    pub(super) fn environment(&self) -> (bool, Vec<(String, String)>) {
+        self.environment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn life(&self) -> MutexGuard<'_, Life> {

@@ -12,8 +12,11 @@ use std::time::Duration;
 use executors::{Executor, JobSpec, OutputSink, Spawned};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use policies::{CheckRequest, Policy};
+
 use super::job::{Job, JobId, JobRequest};
 use super::state::{End, Phase, StateName, signal_name};
+use crate::audit::{AuditLog, Record};
 use crate::config::{Limits, bounds};
 use crate::output::OutputStore;
 
@@ -30,6 +33,8 @@ pub enum JobError {
     ShuttingDown,
     #[error("cannot create the job's log: {0}")]
     Storage(std::io::Error),
+    #[error("refused by the policy, nothing was run: {0}")]
+    Refused(String),
 }
 
 /// Filter for [`JobManager::list`].
@@ -57,8 +62,20 @@ pub struct KillReport {
     pub survivors: Option<String>,
 }
 
+/// What the policy decided for a job that may run.
+struct Vetted {
+    rule: Option<String>,
+    stdin: bool,
+    timeout: Option<Duration>,
+    clear_env: bool,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+}
+
 pub struct JobManager {
     limits: Limits,
+    policy: Arc<Policy>,
+    audit: Arc<AuditLog>,
     jobs_dir: PathBuf,
     executors: HashMap<String, Arc<dyn Executor>>,
     /// Hosts named in the config but without a working executor, with the reason.
@@ -73,15 +90,35 @@ pub struct JobManager {
 
 impl JobManager {
     pub fn new(
-        limits: Limits,
+        mut limits: Limits,
+        policy: Arc<Policy>,
+        audit: Arc<AuditLog>,
         jobs_dir: PathBuf,
         executors: HashMap<String, Arc<dyn Executor>>,
         unavailable: BTreeMap<String, String>,
         instance: String,
     ) -> Self {
+        // The policy can only tighten the server's limits.
+        if let Some(n) = policy.limits.max_concurrent {
+            limits.max_concurrent = limits.max_concurrent.min(n.max(1));
+        }
+        if let Some(cap) = policy.limits.log_cap_bytes {
+            limits.log_cap = limits.log_cap.min(cap.max(1024));
+        }
+        if let Some(t) = policy.limits.max_timeout {
+            limits.max_timeout = limits.max_timeout.min(t);
+        }
+        if let Some(t) = policy.limits.default_timeout {
+            limits.default_timeout = Some(limits.default_timeout.map_or(t, |d| d.min(t)));
+        }
+        if let Some(d) = limits.default_timeout {
+            limits.default_timeout = Some(d.min(limits.max_timeout));
+        }
         let slots = Arc::new(Semaphore::new(limits.max_concurrent));
         Self {
             limits,
+            policy,
+            audit,
             jobs_dir,
             executors,
             unavailable,
@@ -118,14 +155,32 @@ impl JobManager {
             return Err(JobError::ShuttingDown);
         }
         self.validate(&request)?;
-        let rule = self.vet(&request)?;
         let executor = self.executor(&request.host)?;
+        let vetted = self.vet(&request)?;
 
         let id = JobId(self.next_id.fetch_add(1, Ordering::SeqCst));
+        self.audit.write(&Record {
+            time: chrono::Utc::now().to_rfc3339(),
+            tool: "execute",
+            host: &request.host,
+            command: &request.command,
+            cwd: Some(&vetted.cwd.display().to_string()),
+            job_id: Some(id.to_string()),
+            allowed: true,
+            rules: vetted.rule.as_slice(),
+            reasons: &[],
+            input: None,
+        });
         let path = self.jobs_dir.join(format!("{id}.log"));
         let store = OutputStore::create(&path, self.limits.log_cap, self.limits.ring_size)
             .map_err(JobError::Storage)?;
-        let job = Arc::new(Job::new(id, request, Arc::new(store), rule));
+        let mut request = request;
+        if request.timeout.is_none() {
+            request.timeout = vetted.timeout;
+        }
+        let job = Arc::new(Job::new(id, request, Arc::new(store), vetted.rule.clone()));
+        job.set_stdin_allowed(vetted.stdin);
+        job.set_environment(vetted.clear_env, vetted.env);
         self.jobs().insert(id, Arc::clone(&job));
         self.retain();
 
@@ -195,9 +250,84 @@ impl JobManager {
         Ok(())
     }
 
-    /// The policy's verdict. Returns the rule that allowed the job, if a policy is in force.
-    fn vet(&self, _request: &JobRequest) -> Result<Option<String>, JobError> {
-        Ok(None)
+    /// The policy's verdict on a job. Refusals are written to the audit log here; the caller
+    /// logs the allowed ones once the job has an id.
+    fn vet(&self, r: &JobRequest) -> Result<Vetted, JobError> {
+        let server_cwd = std::env::current_dir().unwrap_or_default();
+        let cwd = match &r.cwd {
+            Some(c) if c.is_absolute() => c.clone(),
+            Some(c) => server_cwd.join(c),
+            None => server_cwd,
+        };
+        let env: Vec<(String, String)> =
+            r.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let verdict = self.policy.check(&CheckRequest {
+            command: &r.command,
+            host: &r.host,
+            cwd: Some(&cwd),
+            env: &env,
+        });
+        let mut reasons: Vec<String> = Vec::new();
+        if !verdict.allowed {
+            reasons.push(verdict.summary());
+        }
+        if r.stdin.is_some() && !verdict.stdin {
+            reasons.push(
+                "the policy does not let this job take input on stdin, so `stdin` cannot be given"
+                    .into(),
+            );
+        }
+        if let (Some(t), Some(max)) = (r.timeout, self.policy.limits.max_timeout)
+            && t > max
+        {
+            reasons.push(format!(
+                "`timeout` {}s exceeds the policy's maximum of {}s",
+                t.as_secs_f64(),
+                max.as_secs_f64()
+            ));
+        }
+        if !reasons.is_empty() {
+            self.audit.write(&Record {
+                time: chrono::Utc::now().to_rfc3339(),
+                tool: "execute",
+                host: &r.host,
+                command: &r.command,
+                cwd: Some(&cwd.display().to_string()),
+                job_id: None,
+                allowed: false,
+                rules: &verdict.rules,
+                reasons: &reasons,
+                input: None,
+            });
+            return Err(JobError::Refused(format!(
+                "{} (use the `check` tool to see how the policy reads a command)",
+                reasons.join("; ")
+            )));
+        }
+        let clear_env = self.policy.env_pass.is_some();
+        let mut job_env: Vec<(String, String)> = Vec::new();
+        if clear_env {
+            job_env.extend(std::env::vars().filter(|(k, _)| self.policy.passes_env(k)));
+        }
+        job_env.extend(env);
+        Ok(Vetted {
+            rule: (!verdict.rules.is_empty()).then(|| verdict.rules.join(", ")),
+            stdin: verdict.stdin,
+            timeout: self.limits.default_timeout,
+            clear_env,
+            env: job_env,
+            cwd,
+        })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     fn executor(&self, host: &str) -> Result<Arc<dyn Executor>, JobError> {
@@ -225,12 +355,14 @@ impl JobManager {
         permit: OwnedSemaphorePermit,
     ) {
         let r = &job.request;
+        let (clear_env, env) = job.environment();
         let spec = JobSpec {
             command: r.command.clone(),
             cwd: r.cwd.clone(),
-            env: r.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            env,
+            clear_env,
             pty: r.pty,
-            stdin: true,
+            stdin: job.stdin_allowed(),
             tag: format!("{}:{}", self.instance, job.id),
         };
         let sink: Arc<dyn OutputSink> = Arc::clone(&job.output) as Arc<dyn OutputSink>;
@@ -263,7 +395,7 @@ impl JobManager {
             }
         });
 
-        let timeout = r.timeout.or(self.limits.default_timeout);
+        let timeout = r.timeout;
         let grace = self.limits.kill_grace;
         tokio::spawn(async move {
             let _permit = permit;

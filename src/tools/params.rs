@@ -194,3 +194,15 @@ pub struct CleanParams {
     #[serde(default)]
     pub all: Option<bool>,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CheckParams {
+    /// The command line to check (as it would be given to `execute`).
+    pub command: String,
+    /// The host it would run on (default `local`).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The working directory it would run in.
+    #[serde(default)]
+    pub cwd: Option<String>,
+}

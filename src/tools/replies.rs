@@ -556,3 +556,44 @@ impl Reply for CleanReply {
         }
     }
 }
+
+/// One program found in a checked command.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CheckedCommand {
+    pub command: String,
+    /// allowed, denied or refused.
+    pub decision: String,
+    /// The rule that decided.
+    pub rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CheckReply {
+    pub allowed: bool,
+    /// One line: the rules that allow it, or why it is refused.
+    pub summary: String,
+    pub host: String,
+    /// Every program the command would run, with the decision for each.
+    pub commands: Vec<CheckedCommand>,
+    /// Reasons that apply to the whole command.
+    pub refusals: Vec<String>,
+    /// Whether a job started with it could take input through `interact`.
+    pub stdin: bool,
+    /// The policy file in force.
+    pub policy: String,
+}
+
+impl Reply for CheckReply {
+    fn text(&self) -> String {
+        let mut t = self.summary.clone();
+        for c in &self.commands {
+            t.push_str(&format!("\n  {} {} [{}]", c.decision, c.command, c.rule));
+            if let Some(r) = &c.reason {
+                t.push_str(&format!(": {r}"));
+            }
+        }
+        t
+    }
+}

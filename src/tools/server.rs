@@ -19,11 +19,13 @@ use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use super::params::*;
 use super::replies::*;
 use super::waiting::{LineMatcher, Progress, wait_jobs};
+use crate::audit::Record;
 use crate::config::bounds;
 use crate::jobs::state::parse_signal;
 use crate::jobs::{CleanScope, Job, JobId, JobManager, JobRequest, ListFilter, Phase, StateName};
 use crate::output::Select;
 use crate::output::view::{self, compile_pattern};
+use policies::{CheckRequest, Decision};
 
 const INSTRUCTIONS: &str = "\
 mcp-jobs runs shell commands as background jobs and never blocks you.
@@ -33,7 +35,8 @@ mcp-jobs runs shell commands as background jobs and never blocks you.
 from a cursor (`since`, follow `next`) or searches with `grep`. Responses are size-bounded.
 - `wait` blocks until jobs end or a regex appears in their output (bounded by `timeout`).
 - `interact` types into a running job's stdin (e.g. a REPL) and returns only the new output.
-- `kill` stops a job's whole process tree. `list` shows jobs; `clean` forgets ended ones.";
+- `kill` stops a job's whole process tree. `list` shows jobs; `clean` forgets ended ones.
+- A policy may refuse commands: `check` tells you whether a command would run, and why.";
 
 /// The mcp-jobs MCP server.
 #[derive(Clone)]
@@ -362,6 +365,26 @@ with `output` or `tail`",
                     ));
                 }
             };
+            if !job.stdin_allowed() {
+                let reason = format!(
+                    "the policy does not let job {} take input on stdin (input to a running \
+program is code too; the policy must allow it with `stdin = true`)",
+                    job.id
+                );
+                self.manager.audit().write(&Record {
+                    time: chrono::Utc::now().to_rfc3339(),
+                    tool: "interact",
+                    host: &job.request.host,
+                    command: &job.request.command,
+                    cwd: None,
+                    job_id: Some(job.id.to_string()),
+                    allowed: false,
+                    rules: &[],
+                    reasons: std::slice::from_ref(&reason),
+                    input: p.input.as_deref().map(|i| cut(i, 1024)),
+                });
+                return Err(reason);
+            }
             if !process.accepts_stdin() {
                 return Err(format!(
                     "job {}'s stdin is closed (it was started with `stdin` and no \
@@ -369,7 +392,7 @@ with `output` or `tail`",
                     job.id
                 ));
             }
-            let mut input = p.input.unwrap_or_default().into_bytes();
+            let mut input = p.input.clone().unwrap_or_default().into_bytes();
             if input.contains(&0) {
                 return Err("`input` contains a NUL byte; only text can be sent".into());
             }
@@ -394,6 +417,19 @@ with `output` or `tail`",
                 (None, Some(_)) => None,
             };
             let max = max_bytes(p.max_bytes)?;
+            let text = String::from_utf8_lossy(&input).into_owned();
+            self.manager.audit().write(&Record {
+                time: chrono::Utc::now().to_rfc3339(),
+                tool: "interact",
+                host: &job.request.host,
+                command: &job.request.command,
+                cwd: None,
+                job_id: Some(job.id.to_string()),
+                allowed: true,
+                rules: job.rule.as_slice(),
+                reasons: &[],
+                input: Some(cut(&text, 1024)),
+            });
             let start = job.output.len();
             {
                 let _gate = job.stdin_gate.lock().await;
@@ -620,6 +656,67 @@ progress notifications while waiting; a cancelled wait returns at once and the j
     }
 
     #[tool(
+        description = "Ask the policy whether a command would be allowed on a host, and why, \
+without running it: every program the command would run, and the rule that decides each.",
+        output_schema = schema_for_output::<CheckReply>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn check(&self, Parameters(p): Parameters<CheckParams>) -> CallToolResult {
+        guarded(async {
+            let host = p.host.unwrap_or_else(|| "local".into());
+            let cwd = p.cwd.map(PathBuf::from);
+            let policy = self.manager.policy();
+            let v = policy.check(&CheckRequest {
+                command: &p.command,
+                host: &host,
+                cwd: cwd.as_deref(),
+                env: &[],
+            });
+            let summary = v.summary();
+            self.manager.audit().write(&Record {
+                time: chrono::Utc::now().to_rfc3339(),
+                tool: "check",
+                host: &host,
+                command: &p.command,
+                cwd: cwd.as_ref().and_then(|c| c.to_str()),
+                job_id: None,
+                allowed: v.allowed,
+                rules: &v.rules,
+                reasons: if v.allowed {
+                    &[]
+                } else {
+                    std::slice::from_ref(&summary)
+                },
+                input: None,
+            });
+            Ok(CheckReply {
+                allowed: v.allowed,
+                summary,
+                host,
+                commands: v
+                    .commands
+                    .into_iter()
+                    .map(|c| CheckedCommand {
+                        command: c.command,
+                        decision: match c.decision {
+                            Decision::Allowed => "allowed",
+                            Decision::Denied => "denied",
+                            Decision::Refused => "refused",
+                        }
+                        .into(),
+                        rule: c.rule,
+                        reason: c.reason,
+                    })
+                    .collect(),
+                refusals: v.refusals,
+                stdin: v.stdin,
+                policy: policy.source.clone(),
+            })
+        })
+        .await
+    }
+
+    #[tool(
         description = "Forget ended jobs and delete their logs: `job_id`/`job_ids`, or those that \
 ended more than `older_than` seconds ago, or `all` (the default). Running jobs are never cleaned.",
         output_schema = schema_for_output::<CleanReply>(),
@@ -650,6 +747,15 @@ ended more than `older_than` seconds ago, or `all` (the default). Running jobs a
         })
         .await
     }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Waits for the reply to an `interact`: until `until` matches, the output goes quiet, the job

@@ -9,4 +9,5 @@ mod interact;
 mod kill;
 mod lifecycle;
 mod output;
+mod policy;
 mod scale;

@@ -63,6 +63,9 @@ impl LocalExecutor {
         validate(&spec)?;
         let mut cmd = Command::new(&self.shell);
         cmd.arg("-c").arg(&spec.command);
+        if spec.clear_env {
+            cmd.env_clear();
+        }
         cmd.env(TAG_VAR, &spec.tag);
         for (k, v) in &spec.env {
             cmd.env(k, v);
