@@ -10,6 +10,7 @@ pub mod check_cli;
 pub mod config;
 pub mod guardian;
 pub mod jobs;
+pub mod noop;
 pub mod output;
 pub mod serve;
 pub mod tools;

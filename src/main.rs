@@ -74,6 +74,9 @@ enum Cmd {
     /// Internal: the watchdog that kills the jobs of a server that died.
     #[command(name = "__guardian", hide = true)]
     Guardian { instance: String },
+    /// Internal: a bare MCP server with a no-op tool (the benchmarks' baseline).
+    #[command(name = "__noop-server", hide = true)]
+    NoopServer,
 }
 
 fn main() {
@@ -93,6 +96,17 @@ fn main() {
             json,
             &command,
         )),
+        Some(Cmd::NoopServer) => {
+            let code = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(mcp_jobs::noop::serve()))
+            {
+                Ok(Ok(())) => 0,
+                _ => 1,
+            };
+            std::process::exit(code);
+        }
         Some(Cmd::Serve(args)) => args,
         None => cli.serve,
     };

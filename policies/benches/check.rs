@@ -37,7 +37,11 @@ fn measure(policy: &Policy, command: &str, budget: Duration) -> (f64, Duration) 
 
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
-    let budget = if smoke { Duration::from_millis(20) } else { Duration::from_secs(1) };
+    let budget = if smoke {
+        Duration::from_millis(20)
+    } else {
+        Duration::from_secs(1)
+    };
     let policy = match Policy::from_toml(POLICY, "bench.toml") {
         Ok(p) => p,
         Err(e) => {
@@ -45,12 +49,18 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!("policy check ({}):", if smoke { "smoke" } else { "1 s per command" });
+    println!(
+        "policy check ({}):",
+        if smoke { "smoke" } else { "1 s per command" }
+    );
     let mut worst = Duration::ZERO;
     for c in TYPICAL {
         let (rate, per) = measure(&policy, c, budget);
         worst = worst.max(per);
-        println!("  {rate:>10.0} checks/s  {:>8.1} µs  {c}", per.as_secs_f64() * 1e6);
+        println!(
+            "  {rate:>10.0} checks/s  {:>8.1} µs  {c}",
+            per.as_secs_f64() * 1e6
+        );
     }
     let long = vec!["cargo build --release --features 'a b c'"; 240].join(" && ");
     let (rate, per) = measure(&policy, &long, budget);
@@ -60,5 +70,8 @@ fn main() {
         long.len(),
         240
     );
-    println!("  slowest typical check: {:.1} µs", worst.as_secs_f64() * 1e6);
+    println!(
+        "  slowest typical check: {:.1} µs",
+        worst.as_secs_f64() * 1e6
+    );
 }

@@ -152,6 +152,7 @@ impl Job {
         life.process = Some(process);
         drop(life);
         self.changed.notify_waiters();
+        self.output.wake();
     }
 
     /// Records that our kill (or shutdown) sent `signal`. Returns false if the job already ended.
@@ -204,6 +205,7 @@ impl Job {
             usage,
         };
         drop(life);
+        self.output.release();
         self.changed.notify_waiters();
         self.output.wake();
     }

@@ -516,6 +516,9 @@ impl JobManager {
     /// Forgets the oldest ended jobs beyond the retention limit.
     fn retain(&self) {
         let mut jobs = self.jobs();
+        if jobs.len() <= self.limits.max_retained {
+            return;
+        }
         let ended: Vec<JobId> = jobs
             .values()
             .filter(|j| j.is_ended())

@@ -112,7 +112,13 @@ struct Inner {
     head_checkpoints: Vec<Checkpoint>,
     tail_checkpoints: VecDeque<Checkpoint>,
     next_checkpoint: u64,
-    ring: HeapRb<u8>,
+    /// Recent bytes, for fast tails: allocated at the first byte, freed when the job ends.
+    ring: Option<HeapRb<u8>>,
+    ring_size: usize,
+    /// The spool file is closed when the job ends (a server may retain thousands of ended
+    /// jobs) and reopened on demand.
+    path: PathBuf,
+    removed: bool,
     write_error: Option<String>,
 }
 
@@ -128,17 +134,15 @@ pub struct OutputStore {
 impl OutputStore {
     /// Creates the spool file at `path`. `cap` bounds the bytes kept on disk (half head, half
     /// tail); `ring` is the size of the in-memory tail.
+    ///
+    /// The file itself is created at the first byte: most short jobs print little or nothing,
+    /// and a server may run thousands of them.
     pub fn create(path: &Path, cap: u64, ring: usize) -> io::Result<Self> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)?;
         let head_cap = cap / 2;
         let tail_cap = (cap - head_cap).max(1);
         Ok(Self {
             inner: Mutex::new(Inner {
-                file: Some(file),
+                file: None,
                 head_cap,
                 tail_cap,
                 total: 0,
@@ -149,7 +153,10 @@ impl OutputStore {
                 head_checkpoints: Vec::new(),
                 tail_checkpoints: VecDeque::new(),
                 next_checkpoint: 0,
-                ring: HeapRb::new(ring.max(1)),
+                ring: None,
+                ring_size: ring.max(1),
+                path: path.to_owned(),
+                removed: false,
                 write_error: None,
             }),
             path: path.to_owned(),
@@ -263,7 +270,19 @@ impl OutputStore {
     pub fn remove(&self) {
         let mut inner = self.lock();
         inner.file = None;
+        inner.removed = true;
         let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// Frees what only a running job needs: the in-memory ring and the open spool file. Reads
+    /// then come from the file, reopened on demand; late output (from a background process
+    /// still holding the pipe) reopens it too.
+    pub fn release(&self) {
+        let mut inner = self.lock();
+        inner.ring = None;
+        inner.file = None;
+        inner.head_runs.shrink_to_fit();
+        inner.tail_runs.shrink_to_fit();
     }
 
     /// Where the spool file is.
@@ -307,7 +326,10 @@ impl Inner {
         if let Err(e) = self.spool(data) {
             self.write_error.get_or_insert_with(|| e.to_string());
         }
-        self.ring.push_slice_overwrite(data);
+        let size = self.ring_size;
+        self.ring
+            .get_or_insert_with(|| HeapRb::new(size))
+            .push_slice_overwrite(data);
 
         let newlines = memchr::memchr_iter(b'\n', data).count() as u64;
         self.lines[0] += newlines;
@@ -371,15 +393,41 @@ impl Inner {
         }
     }
 
+    /// The spool file, reopened if it was closed; `None` once deleted.
+    fn file(&mut self) -> io::Result<Option<&File>> {
+        if self.removed {
+            return Ok(None);
+        }
+        if self.file.is_none() {
+            self.file = Some(
+                File::options()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&self.path)?,
+            );
+        }
+        Ok(self.file.as_ref())
+    }
+
     fn spool(&mut self, mut data: &[u8]) -> io::Result<()> {
-        let Some(file) = &self.file else {
+        let (head_cap, tail_cap, total) = (self.head_cap, self.tail_cap, self.total);
+        let offset = |pos: u64| {
+            if pos < head_cap {
+                pos
+            } else {
+                head_cap + (pos - head_cap) % tail_cap
+            }
+        };
+        let Some(file) = self.file()? else {
             return Ok(());
         };
-        let mut pos = self.total;
-        if pos < self.head_cap {
+        let mut pos = total;
+        if pos < head_cap {
             let n = data
                 .len()
-                .min(usize::try_from(self.head_cap - pos).unwrap_or(usize::MAX));
+                .min(usize::try_from(head_cap - pos).unwrap_or(usize::MAX));
             file.write_all_at(&data[..n], pos)?;
             pos += n as u64;
             data = &data[n..];
@@ -387,17 +435,17 @@ impl Inner {
         if data.is_empty() {
             return Ok(());
         }
-        let cap = usize::try_from(self.tail_cap).unwrap_or(usize::MAX);
+        let cap = usize::try_from(tail_cap).unwrap_or(usize::MAX);
         if data.len() > cap {
             pos += (data.len() - cap) as u64;
             data = &data[data.len() - cap..];
         }
-        let off = self.file_offset(pos);
-        let room = usize::try_from(self.head_cap + self.tail_cap - off).unwrap_or(usize::MAX);
+        let off = offset(pos);
+        let room = usize::try_from(head_cap + tail_cap - off).unwrap_or(usize::MAX);
         let first = data.len().min(room);
         file.write_all_at(&data[..first], off)?;
         if first < data.len() {
-            file.write_all_at(&data[first..], self.head_cap)?;
+            file.write_all_at(&data[first..], head_cap)?;
         }
         Ok(())
     }
@@ -471,9 +519,11 @@ impl Inner {
             return Ok((start, Vec::new()));
         }
         let len = usize::try_from(end - start).map_err(io::Error::other)?;
-        let ring_len = self.ring.occupied_len() as u64;
-        if start >= self.total - ring_len {
-            let (a, b) = self.ring.as_slices();
+        let ring_len = self.ring.as_ref().map_or(0, |r| r.occupied_len() as u64);
+        if let Some(ring) = &self.ring
+            && start >= self.total - ring_len
+        {
+            let (a, b) = ring.as_slices();
             let skip =
                 usize::try_from(start - (self.total - ring_len)).map_err(io::Error::other)?;
             let mut out = Vec::with_capacity(len);
@@ -484,8 +534,16 @@ impl Inner {
             out.extend_from_slice(&b[from_b..(from_b + len - out.len()).min(b.len())]);
             return Ok((start, out));
         }
-        let Some(file) = &self.file else {
+        if self.removed {
             return Err(io::Error::other("the job's log was deleted"));
+        }
+        let reopened;
+        let file = match &self.file {
+            Some(f) => f,
+            None => {
+                reopened = File::open(&self.path)?;
+                &reopened
+            }
         };
         let mut out = vec![0; len];
         let off = self.file_offset(start);

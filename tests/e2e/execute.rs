@@ -199,7 +199,15 @@ async fn clean_forgets_ended_jobs_and_their_logs() {
     let s = Server::start().await;
     s.ok("execute", json!({"command": "echo a", "wait": 10}))
         .await;
-    let running = s.start_job(json!({"command": "sleep 30"})).await;
+    let running = s
+        .start_job(json!({"command": "echo started; sleep 30"}))
+        .await;
+    s.ok(
+        "wait",
+        json!({"job_id": running, "until": "started", "timeout": 10}),
+    )
+    .await;
+    // Logs are created at a job's first byte.
     assert_eq!(log_files(s.state_dir.path()).len(), 2);
     let e = s.err("clean", json!({"job_id": running})).await;
     assert!(e.contains("still running"), "{e}");

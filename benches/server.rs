@@ -1,0 +1,564 @@
+//! The mcp-jobs benchmark: the real release server driven over stdio by rmcp's client, next to
+//! the machine's own baselines measured in the same run.
+//!
+//! `cargo bench --bench server` (full, a few minutes) or `cargo bench --bench server -- --smoke`
+//! (small sizes, seconds: what CI runs). Figures go to stdout; BENCHMARKS.md explains them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-jobs");
+
+struct Sizes {
+    round_trips: usize,
+    starts: usize,
+    true_jobs: usize,
+    capture: u64,
+    sleepers: usize,
+    retained: usize,
+    log: u64,
+}
+
+const FULL: Sizes = Sizes {
+    round_trips: 2000,
+    starts: 300,
+    true_jobs: 1000,
+    capture: 2 << 30,
+    sleepers: 1000,
+    retained: 10_000,
+    log: 1 << 30,
+};
+
+const SMOKE: Sizes = Sizes {
+    round_trips: 50,
+    starts: 10,
+    true_jobs: 20,
+    capture: 32 << 20,
+    sleepers: 20,
+    retained: 50,
+    log: 16 << 20,
+};
+
+struct Server {
+    client: RunningService<RoleClient, ()>,
+    pid: u32,
+    state: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(args: &[&str]) -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(args).arg("--state-dir").arg(state.path());
+        cmd.env("RUST_LOG", "error")
+            .env("XDG_CONFIG_HOME", state.path());
+        Self::spawn(cmd, state).await
+    }
+
+    async fn noop() -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.arg("__noop-server");
+        Self::spawn(cmd, state).await
+    }
+
+    async fn spawn(cmd: tokio::process::Command, state: tempfile::TempDir) -> Self {
+        let transport = TokioChildProcess::new(cmd).unwrap();
+        let pid = transport.id().unwrap();
+        let client = ().serve(transport).await.unwrap();
+        Self { client, pid, state }
+    }
+
+    async fn call(&self, tool: &'static str, args: Value) -> Value {
+        let Value::Object(map) = args else {
+            unreachable!()
+        };
+        let r = self
+            .client
+            .peer()
+            .call_tool(CallToolRequestParams::new(tool).with_arguments(map))
+            .await
+            .unwrap();
+        assert_ne!(r.is_error, Some(true), "{tool}: {:?}", r.content);
+        r.structured_content.unwrap_or(Value::Null)
+    }
+
+    async fn wait_all(&self, ids: &[String]) {
+        for chunk in ids.chunks(500) {
+            let r = self
+                .call(
+                    "wait",
+                    json!({"job_ids": chunk, "timeout": 3600, "lines": 0}),
+                )
+                .await;
+            assert_eq!(r["done"], true);
+        }
+    }
+
+    fn rss(&self) -> u64 {
+        rss(self.pid)
+    }
+
+    fn log_file(&self) -> PathBuf {
+        let runs = self.state.path().join("runs");
+        let run = std::fs::read_dir(runs)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::read_dir(run)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    }
+}
+
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+}
+
+fn shell(cmd: &str) -> Duration {
+    let t = Instant::now();
+    let ok = Command::new("bash")
+        .arg("-c")
+        .arg(cmd)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "{cmd}");
+    t.elapsed()
+}
+
+async fn round_trips(z: &Sizes) {
+    println!(
+        "\n## 1. Tool round trip over stdio ({} calls each)",
+        z.round_trips
+    );
+    let bare = Server::noop().await;
+    let mut noop = Vec::new();
+    for _ in 0..z.round_trips {
+        let t = Instant::now();
+        bare.client
+            .peer()
+            .call_tool(CallToolRequestParams::new("noop"))
+            .await
+            .unwrap();
+        noop.push(t.elapsed());
+    }
+    let s = Server::start(&[]).await;
+    for _ in 0..10 {
+        s.call("execute", json!({"command": "true"})).await;
+    }
+    let mut status = Vec::new();
+    let mut list = Vec::new();
+    for _ in 0..z.round_trips {
+        let t = Instant::now();
+        s.call("status", json!({"job_id": "j5"})).await;
+        status.push(t.elapsed());
+        let t = Instant::now();
+        s.call("list", json!({})).await;
+        list.push(t.elapsed());
+    }
+    let (n50, n99) = (pct(noop.clone(), 0.5), pct(noop, 0.99));
+    let (s50, s99) = (pct(status.clone(), 0.5), pct(status, 0.99));
+    let (l50, l99) = (pct(list.clone(), 0.5), pct(list, 0.99));
+    println!("| call | p50 | p99 | p50 vs bare rmcp |");
+    println!("|---|---|---|---|");
+    println!(
+        "| bare rmcp no-op tool | {} | {} | 1.00× |",
+        us(n50),
+        us(n99)
+    );
+    println!(
+        "| `status` | {} | {} | {:.2}× |",
+        us(s50),
+        us(s99),
+        s50.as_secs_f64() / n50.as_secs_f64()
+    );
+    println!(
+        "| `list` (10 jobs) | {} | {} | {:.2}× |",
+        us(l50),
+        us(l99),
+        l50.as_secs_f64() / n50.as_secs_f64()
+    );
+}
+
+async fn starts(z: &Sizes) {
+    println!("\n## 2. Start latency");
+    let mut direct = Vec::new();
+    for _ in 0..z.starts {
+        let t = Instant::now();
+        let mut c = Command::new("bash")
+            .arg("-c")
+            .arg("sleep 0")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        direct.push(t.elapsed());
+        c.wait().unwrap();
+    }
+    let s = Server::start(&["--max-concurrent", "4096"]).await;
+    let mut exec = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..z.starts {
+        let t = Instant::now();
+        let r = s.call("execute", json!({"command": "sleep 0"})).await;
+        exec.push(t.elapsed());
+        assert_eq!(r["state"], "running");
+        ids.push(r["job_id"].as_str().unwrap().to_string());
+    }
+    s.wait_all(&ids).await;
+    let (d50, d99) = (pct(direct.clone(), 0.5), pct(direct, 0.99));
+    let (e50, e99) = (pct(exec.clone(), 0.5), pct(exec, 0.99));
+    println!("| | p50 | p99 |");
+    println!("|---|---|---|");
+    println!(
+        "| `bash -c` spawned directly from Rust | {} | {} |",
+        us(d50),
+        us(d99)
+    );
+    println!(
+        "| `execute` → running (MCP round trip included) | {} | {} |",
+        us(e50),
+        us(e99)
+    );
+    println!("| difference | {} | |", us(e50.saturating_sub(d50)));
+
+    let t = Instant::now();
+    for _ in 0..z.true_jobs {
+        let ok = Command::new("bash").arg("-c").arg("true").status().unwrap();
+        assert!(ok.success());
+    }
+    let direct_all = t.elapsed();
+    let t = Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..z.true_jobs {
+        let r = s.call("execute", json!({"command": "true"})).await;
+        ids.push(r["job_id"].as_str().unwrap().to_string());
+    }
+    s.wait_all(&ids).await;
+    let served_all = t.elapsed();
+    println!(
+        "\n{} jobs of `true`, started one after another and all ended: {:.2} s through mcp-jobs, {:.2} s as `bash -c true` spawned and waited for directly ({:.2}×).",
+        z.true_jobs,
+        served_all.as_secs_f64(),
+        direct_all.as_secs_f64(),
+        served_all.as_secs_f64() / direct_all.as_secs_f64()
+    );
+}
+
+async fn capture(z: &Sizes) {
+    println!(
+        "\n## 3. Capture throughput ({} of zeros on stdout)",
+        mib(z.capture)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("floor");
+    let null = shell(&format!(
+        "head -c {} /dev/zero | cat > /dev/null",
+        z.capture
+    ));
+    let to_file = shell(&format!(
+        "head -c {} /dev/zero | cat > {}",
+        z.capture,
+        file.display()
+    ));
+    std::fs::remove_file(&file).ok();
+    let s = Server::start(&[]).await;
+    let idle = s.rss();
+    let pid = s.pid;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = std::sync::Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut peak = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                peak = peak.max(rss(pid));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            peak
+        })
+    };
+    let t = Instant::now();
+    let r = s
+        .call(
+            "execute",
+            json!({"command": format!("head -c {} /dev/zero", z.capture), "wait": 3600}),
+        )
+        .await;
+    let served = t.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak = sampler.await.unwrap();
+    assert_eq!(r["state"], "exited");
+    assert_eq!(r["output"]["total_bytes"], z.capture);
+    let rate = |d: Duration| z.capture as f64 / d.as_secs_f64() / (1 << 20) as f64;
+    println!("| pipeline | time | MB/s | mcp-jobs as % of it |");
+    println!("|---|---|---|---|");
+    println!(
+        "| `head \\| cat > /dev/null` | {:.2} s | {:.0} | {:.0}% |",
+        null.as_secs_f64(),
+        rate(null),
+        100.0 * rate(served) / rate(null)
+    );
+    println!(
+        "| `head \\| cat > FILE` (the spool's floor) | {:.2} s | {:.0} | {:.0}% |",
+        to_file.as_secs_f64(),
+        rate(to_file),
+        100.0 * rate(served) / rate(to_file)
+    );
+    println!(
+        "| mcp-jobs `execute` until exited | {:.2} s | {:.0} | |",
+        served.as_secs_f64(),
+        rate(served)
+    );
+    println!(
+        "\nServer RSS during the capture: idle {}, peak {} (+{}).",
+        mib(idle),
+        mib(peak),
+        mib(peak.saturating_sub(idle))
+    );
+}
+
+async fn memory(z: &Sizes) {
+    println!("\n## 4. Memory");
+    let cap = (z.sleepers + z.retained + 100).to_string();
+    let s = Server::start(&["--max-concurrent", &cap, "--max-retained", &cap]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle = s.rss();
+    let mut ids = Vec::new();
+    for _ in 0..z.sleepers {
+        let r = s.call("execute", json!({"command": "sleep 3600"})).await;
+        ids.push(r["job_id"].as_str().unwrap().to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let with_sleepers = s.rss();
+    for id in &ids {
+        s.call("kill", json!({"job_id": id, "grace_ms": 0})).await;
+    }
+    s.call("clean", json!({})).await;
+    let before_ended = s.rss();
+    let mut ids = Vec::new();
+    for _ in 0..z.retained {
+        let r = s.call("execute", json!({"command": "true"})).await;
+        ids.push(r["job_id"].as_str().unwrap().to_string());
+    }
+    s.wait_all(&ids).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let with_ended = s.rss();
+    println!("| state | server RSS | per job |");
+    println!("|---|---|---|");
+    println!("| idle | {} | |", mib(idle));
+    println!(
+        "| {} running `sleep` jobs | {} | {:.1} KiB |",
+        z.sleepers,
+        mib(with_sleepers),
+        with_sleepers.saturating_sub(idle) as f64 / z.sleepers as f64 / 1024.0
+    );
+    println!(
+        "| {} ended jobs retained | {} | {:.1} KiB |",
+        z.retained,
+        mib(with_ended),
+        with_ended.saturating_sub(before_ended) as f64 / z.retained as f64 / 1024.0
+    );
+}
+
+async fn reads(z: &Sizes) {
+    println!("\n## 5. Reads on a {} log", mib(z.log));
+    let cap = (z.log * 2).to_string();
+    let s = Server::start(&["--log-cap", &cap]).await;
+    let cmd = format!(
+        "yes 'some build output line with a few words, 0123456789' | head -c {}; echo needle-at-the-end",
+        z.log
+    );
+    let r = s
+        .call("execute", json!({"command": cmd, "wait": 3600}))
+        .await;
+    assert_eq!(r["state"], "exited");
+    let log = s.log_file();
+    let mut tail = Vec::new();
+    let mut middle = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let r = s.call("tail", json!({"job_id": "j1", "lines": 100})).await;
+        tail.push(t.elapsed());
+        assert_eq!(r["lines"], 100);
+        let t = Instant::now();
+        s.call(
+            "output",
+            json!({"job_id": "j1", "since": z.log / 2, "max_bytes": 16384}),
+        )
+        .await;
+        middle.push(t.elapsed());
+    }
+    println!("| read | p50 | p99 |");
+    println!("|---|---|---|");
+    println!(
+        "| `tail` 100 lines | {} | {} |",
+        us(pct(tail.clone(), 0.5)),
+        us(pct(tail, 0.99))
+    );
+    println!(
+        "| `output` 16 KiB from the middle | {} | {} |",
+        us(pct(middle.clone(), 0.5)),
+        us(pct(middle, 0.99))
+    );
+
+    let t = Instant::now();
+    let mut since = 0u64;
+    let mut found = 0;
+    loop {
+        let r = s
+            .call(
+                "output",
+                json!({"job_id": "j1", "since": since, "grep": "needle"}),
+            )
+            .await;
+        found += r["matches"].as_array().map_or(0, Vec::len);
+        since = r["next"].as_u64().unwrap();
+        if r["eof"] == true {
+            break;
+        }
+    }
+    let served = t.elapsed();
+    assert_eq!(found, 1);
+    let bytes = std::fs::read(&log).unwrap();
+    let re = regex::bytes::RegexBuilder::new("needle")
+        .multi_line(true)
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    let n = re.find_iter(&bytes).count();
+    let in_memory = t.elapsed();
+    assert_eq!(n, 1);
+    let grep = shell(&format!("grep -c needle {} || true", log.display()));
+    let rate = |d: Duration| bytes.len() as f64 / d.as_secs_f64() / (1 << 20) as f64;
+    println!("\n| grep over the log | time | MB/s |");
+    println!("|---|---|---|");
+    println!(
+        "| mcp-jobs `output` with `grep` (following `next`) | {:.3} s | {:.0} |",
+        served.as_secs_f64(),
+        rate(served)
+    );
+    println!(
+        "| `regex` crate over the bytes in memory | {:.3} s | {:.0} |",
+        in_memory.as_secs_f64(),
+        rate(in_memory)
+    );
+    println!(
+        "| `grep -c` on the file | {:.3} s | {:.0} |",
+        grep.as_secs_f64(),
+        rate(grep)
+    );
+}
+
+fn policy(z: &Sizes) {
+    println!("\n## 6. Policy check");
+    let p = policies::Policy::from_toml(
+        "default = \"deny\"\nallow = [\"cargo\", \"git status\", \"ls\", \"grep\", \"head\"]\ndeny = [\"rm\", \"curl\"]\n",
+        "bench.toml",
+    )
+    .unwrap();
+    let n = if z.round_trips < 100 { 200 } else { 100_000 };
+    for cmd in [
+        "cargo test --workspace",
+        "ls -la src/ && grep -rn 'TODO' src | head",
+    ] {
+        let t = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(p.check(&policies::CheckRequest::new(cmd)));
+        }
+        let per = t.elapsed() / n;
+        println!(
+            "- `{cmd}`: {:.1} µs per check ({:.0} checks/s)",
+            per.as_secs_f64() * 1e6,
+            1.0 / per.as_secs_f64()
+        );
+    }
+    let long = vec!["cargo build --release --features 'a b c'"; 240].join(" && ");
+    let t = Instant::now();
+    for _ in 0..(n / 1000).max(5) {
+        std::hint::black_box(p.check(&policies::CheckRequest::new(&long)));
+    }
+    let per = t.elapsed() / (n / 1000).max(5);
+    println!(
+        "- a {} byte command: {:.0} µs per check",
+        long.len(),
+        per.as_secs_f64() * 1e6
+    );
+}
+
+fn machine() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name\t: ").map(str::to_string))
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("# mcp-jobs benchmark\n\nMachine: {cores} cores, {cpu}.");
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let z = if smoke { &SMOKE } else { &FULL };
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    machine();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        if want("roundtrip") {
+            round_trips(z).await;
+        }
+        if want("start") {
+            starts(z).await;
+        }
+        if want("capture") {
+            capture(z).await;
+        }
+        if want("memory") {
+            memory(z).await;
+        }
+        if want("reads") {
+            reads(z).await;
+        }
+    });
+    if want("policy") {
+        policy(z);
+    }
+    let _ = Path::new(BIN);
+}
