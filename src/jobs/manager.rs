@@ -86,6 +86,8 @@ pub struct JobManager {
     /// Prefix of every job's tag: unique to this server run.
     instance: String,
     shutting_down: AtomicBool,
+    /// Fires when jobs are added or forgotten (the resource list changes).
+    listing: tokio::sync::broadcast::Sender<()>,
 }
 
 impl JobManager {
@@ -127,6 +129,7 @@ impl JobManager {
             slots,
             instance,
             shutting_down: AtomicBool::new(false),
+            listing: tokio::sync::broadcast::channel(16).0,
         }
     }
 
@@ -183,6 +186,7 @@ impl JobManager {
         job.set_environment(vetted.clear_env, vetted.env);
         self.jobs().insert(id, Arc::clone(&job));
         self.retain();
+        let _ = self.listing.send(());
 
         match Arc::clone(&self.slots).try_acquire_owned() {
             Ok(permit) => self.start(Arc::clone(&job), executor, permit).await,
@@ -318,6 +322,11 @@ impl JobManager {
             env: job_env,
             cwd,
         })
+    }
+
+    /// A receiver that fires when jobs are added or forgotten.
+    pub fn listing(&self) -> tokio::sync::broadcast::Receiver<()> {
+        self.listing.subscribe()
     }
 
     /// The policy in force.
@@ -509,6 +518,9 @@ impl JobManager {
             if let Some(job) = jobs.remove(id) {
                 job.output.remove();
             }
+        }
+        if !doomed.is_empty() {
+            let _ = self.listing.send(());
         }
         Ok(doomed)
     }

@@ -3,6 +3,7 @@
 
 pub mod params;
 pub mod replies;
+pub mod resources;
 pub mod server;
 pub mod waiting;
 

@@ -41,17 +41,27 @@ fn parse(uri: &str) -> Option<(&str, Kind)> {
 
 pub fn list(manager: &JobManager) -> ListResourcesResult {
     let mut resources = Vec::new();
-    for job in manager.list(&ListFilter::default()).iter().take(bounds::MAX_LIST) {
+    for job in manager
+        .list(&ListFilter::default())
+        .iter()
+        .take(bounds::MAX_LIST)
+    {
         let title = super::replies::one_line(&job.request.command, 80);
         resources.push(
-            Resource::new(format!("job://{}/output", job.id), format!("{} output", job.id))
-                .with_description(format!("Output of job {}: {title}", job.id))
-                .with_mime_type("text/plain"),
+            Resource::new(
+                format!("job://{}/output", job.id),
+                format!("{} output", job.id),
+            )
+            .with_description(format!("Output of job {}: {title}", job.id))
+            .with_mime_type("text/plain"),
         );
         resources.push(
-            Resource::new(format!("job://{}/status", job.id), format!("{} status", job.id))
-                .with_description(format!("Status of job {}: {title}", job.id))
-                .with_mime_type("application/json"),
+            Resource::new(
+                format!("job://{}/status", job.id),
+                format!("{} status", job.id),
+            )
+            .with_description(format!("Status of job {}: {title}", job.id))
+            .with_mime_type("application/json"),
         );
     }
     ListResourcesResult::with_all_items(resources)
@@ -87,8 +97,15 @@ pub fn read(manager: &JobManager, uri: &str) -> Result<ReadResourceResult, Error
         Kind::Status => serde_json::to_string_pretty(&JobStatus::of(&job))
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?,
         Kind::Output => {
-            let t = view::tail(&job.output, RESOURCE_LINES, Select::Combined, None, bounds::DEFAULT_MAX_BYTES, false)
-                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+            let t = view::tail(
+                &job.output,
+                RESOURCE_LINES,
+                Select::Combined,
+                None,
+                bounds::DEFAULT_MAX_BYTES,
+                false,
+            )
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
             let state = job.phase().name().as_str();
             format!(
                 "{}\n[{} {state}; last {} line(s); new output will start at cursor {}: read it with the `output` tool and since={}]",
@@ -96,7 +113,11 @@ pub fn read(manager: &JobManager, uri: &str) -> Result<ReadResourceResult, Error
             )
         }
     };
-    let mime = if kind == Kind::Status { "application/json" } else { "text/plain" };
+    let mime = if kind == Kind::Status {
+        "application/json"
+    } else {
+        "text/plain"
+    };
     Ok(ReadResourceResult::new(vec![
         ResourceContents::text(text, uri).with_mime_type(mime),
     ]))
@@ -109,7 +130,12 @@ pub struct Subscriptions {
 }
 
 impl Subscriptions {
-    pub fn subscribe(&self, manager: &JobManager, uri: &str, peer: Peer<RoleServer>) -> Result<(), ErrorData> {
+    pub fn subscribe(
+        &self,
+        manager: &JobManager,
+        uri: &str,
+        peer: Peer<RoleServer>,
+    ) -> Result<(), ErrorData> {
         let (job, _) = job_of(manager, uri)?;
         let owned = uri.to_string();
         let task = tokio::spawn(async move {
@@ -157,7 +183,12 @@ impl Drop for Subscriptions {
     fn drop(&mut self) {
         // Only the last clone stops the watchers.
         if Arc::strong_count(&self.watchers) == 1 {
-            for (_, h) in self.watchers.lock().unwrap_or_else(PoisonError::into_inner).drain() {
+            for (_, h) in self
+                .watchers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .drain()
+            {
                 h.abort();
             }
         }

@@ -12,12 +12,18 @@ use regex::bytes::Regex;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ServerCapabilities, ServerConfig};
-use rmcp::service::RequestContext;
-use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::model::{
+    CallToolResult, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, UnsubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use tokio::sync::broadcast::error::RecvError;
 
 use super::params::*;
 use super::replies::*;
+use super::resources::{self, Subscriptions};
 use super::waiting::{LineMatcher, Progress, wait_jobs};
 use crate::audit::Record;
 use crate::config::bounds;
@@ -43,6 +49,7 @@ from a cursor (`since`, follow `next`) or searches with `grep`. Responses are si
 pub struct JobServer {
     manager: Arc<JobManager>,
     tool_router: ToolRouter<Self>,
+    subscriptions: Subscriptions,
 }
 
 /// Runs a tool body, turning a panic into an error result: a panicking handler would otherwise
@@ -119,6 +126,7 @@ impl JobServer {
         Self {
             manager,
             tool_router: Self::tool_router(),
+            subscriptions: Subscriptions::default(),
         }
     }
 
@@ -452,6 +460,7 @@ part of the input may have been written",
                     let _ = process.close_stdin().await;
                 }
             }
+            let mut progress = Progress::new(ctx.peer.clone(), ctx.meta.get_progress_token());
             let matched = wait_for_reply(
                 &job,
                 start,
@@ -459,6 +468,7 @@ part of the input may have been written",
                 quiet,
                 Duration::from_millis(wait_ms),
                 &ctx,
+                &mut progress,
             )
             .await?;
             let ended = job.is_ended();
@@ -761,12 +771,13 @@ fn cut(s: &str, max: usize) -> &str {
 /// Waits for the reply to an `interact`: until `until` matches, the output goes quiet, the job
 /// ends, the wait runs out, or the client cancels. Returns whether `until` matched.
 async fn wait_for_reply(
-    job: &Job,
+    job: &Arc<Job>,
     start: u64,
     until: Option<Regex>,
     quiet: Option<Duration>,
     wait: Duration,
     ctx: &RequestContext<RoleServer>,
+    progress: &mut Progress,
 ) -> Result<bool, String> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut matcher = until.map(|re| LineMatcher::new(re, start));
@@ -800,6 +811,8 @@ async fn wait_for_reply(
         if now >= wake {
             return Ok(false);
         }
+        progress.tick(std::slice::from_ref(job)).await;
+        let wake = wake.min(progress.due());
         tokio::select! {
             () = &mut changed => {}
             () = tokio::time::sleep_until(wake) => {}
@@ -816,9 +829,80 @@ impl ServerHandler for JobServer {
         let mut implementation = rmcp::model::Implementation::from_build_env();
         implementation.name = "mcp-jobs".into();
         implementation.version = env!("CARGO_PKG_VERSION").into();
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(implementation)
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .enable_resources_list_changed()
+                .build(),
+        )
+        .with_server_info(implementation)
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        // Tell this client when jobs come and go (its resource list changes), at most twice a
+        // second.
+        let mut listing = self.manager.listing();
+        let peer = context.peer;
+        tokio::spawn(async move {
+            loop {
+                match listing.recv().await {
+                    Ok(()) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                while listing.try_recv().is_ok() {}
+                if peer.notify_resource_list_changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(resources::list(&self.manager))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        resources::read(&self.manager, &request.uri).map(Into::into)
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscriptions
+            .subscribe(&self.manager, &request.uri, context.peer)
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscriptions.unsubscribe(&request.uri);
+        Ok(())
     }
 }
 

@@ -85,6 +85,8 @@ pub struct Progress {
     peer: Peer<RoleServer>,
     token: Option<ProgressToken>,
     last: Option<Instant>,
+    /// The last progress value sent.
+    sent: f64,
 }
 
 impl Progress {
@@ -93,6 +95,7 @@ impl Progress {
             peer,
             token,
             last: None,
+            sent: -1.0,
         }
     }
 
@@ -112,7 +115,19 @@ impl Progress {
             .or(jobs.first())
             .map(|j| latest_line(&j.output))
             .unwrap_or_default();
-        let mut p = ProgressNotificationParam::new(token.clone(), bytes as f64);
+        // A build's own counter (`[3/10]`, `42%`) says more than a byte count.
+        let mut p = match parse_fraction(&latest) {
+            Some((done, total)) => {
+                ProgressNotificationParam::new(token.clone(), done).with_total(total)
+            }
+            None => ProgressNotificationParam::new(token.clone(), bytes as f64),
+        };
+        // Progress must increase: a counter that went back (a new build step) falls back to
+        // bytes, which only grow.
+        if p.progress <= self.sent {
+            p = ProgressNotificationParam::new(token.clone(), (bytes as f64).max(self.sent + 1.0));
+        }
+        self.sent = p.progress;
         if !latest.is_empty() {
             p = p.with_message(latest);
         }
@@ -128,6 +143,25 @@ impl Progress {
             (Some(_), Some(t)) => t + PROGRESS_EVERY,
         }
     }
+}
+
+/// `[3/10]`, ` 3/10 ` or `42%` in a progress line, as (done, total).
+fn parse_fraction(line: &str) -> Option<(f64, f64)> {
+    static FRACTION: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    static PERCENT: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let fraction =
+        FRACTION.get_or_init(|| regex::Regex::new(r"\[?\b(\d{1,9})\s*/\s*(\d{1,9})\b\]?").ok());
+    let percent = PERCENT.get_or_init(|| regex::Regex::new(r"\b(\d{1,3}(?:\.\d+)?)\s?%").ok());
+    if let Some(c) = fraction.as_ref().and_then(|r| r.captures(line)) {
+        let done: f64 = c[1].parse().ok()?;
+        let total: f64 = c[2].parse().ok()?;
+        if total > 0.0 && done <= total {
+            return Some((done, total));
+        }
+    }
+    let c = percent.as_ref()?.captures(line)?;
+    let pct: f64 = c[1].parse().ok()?;
+    (pct <= 100.0).then_some((pct, 100.0))
 }
 
 /// The last non-empty line of a job's output, cleaned, for progress messages.

@@ -8,6 +8,7 @@ mod execute;
 mod interact;
 mod kill;
 mod lifecycle;
+mod mcp;
 mod output;
 mod policy;
 mod scale;

@@ -1,0 +1,252 @@
+//! What MCP itself offers for long-running work: progress notifications, cancellation, and
+//! jobs as resources with update notifications.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    CallToolRequestParams, ClientRequest, ProgressNotificationParam, ReadResourceRequestParams,
+    Request, ResourceContents, ResourceUpdatedNotificationParam, SubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+#[derive(Clone, Default)]
+struct Recorder {
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    updated: Arc<Mutex<Vec<String>>>,
+    list_changed: Arc<Mutex<usize>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.updated.lock().unwrap().push(params.uri);
+    }
+
+    async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
+        *self.list_changed.lock().unwrap() += 1;
+    }
+}
+
+struct Client {
+    service: RunningService<RoleClient, Recorder>,
+    rec: Recorder,
+    pid: u32,
+    _state: tempfile::TempDir,
+}
+
+impl Client {
+    async fn start() -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.arg("--state-dir")
+            .arg(state.path())
+            .env("XDG_CONFIG_HOME", state.path())
+            .env("RUST_LOG", "warn");
+        let transport = TokioChildProcess::new(cmd).unwrap();
+        let pid = transport.id().unwrap();
+        let rec = Recorder::default();
+        let service = rec.clone().serve(transport).await.unwrap();
+        Self {
+            service,
+            rec,
+            pid,
+            _state: state,
+        }
+    }
+
+    async fn call(&self, tool: &'static str, args: Value) -> Value {
+        let Value::Object(map) = args else {
+            unreachable!()
+        };
+        let r = self
+            .service
+            .peer()
+            .call_tool(CallToolRequestParams::new(tool).with_arguments(map))
+            .await
+            .unwrap();
+        assert_ne!(r.is_error, Some(true), "{tool}: {:?}", r.content);
+        r.structured_content.unwrap()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+    }
+}
+
+#[tokio::test]
+async fn wait_sends_progress_with_the_latest_line() {
+    let c = Client::start().await;
+    let r = c
+        .call(
+            "execute",
+            json!({"command": "for i in 1 2 3 4 5 6 7; do echo \"step $i/7\"; sleep 0.8; done"}),
+        )
+        .await;
+    let id = r["job_id"].as_str().unwrap().to_string();
+    // rmcp's client attaches a progress token to every request.
+    let done = c.call("wait", json!({"job_id": id, "timeout": 30})).await;
+    assert_eq!(done["done"], true);
+    let progress = c.rec.progress.lock().unwrap().clone();
+    assert!(progress.len() >= 2, "{progress:?}");
+    for w in progress.windows(2) {
+        assert!(
+            w[1].progress > w[0].progress,
+            "progress must increase: {progress:?}"
+        );
+    }
+    let messages: Vec<String> = progress.iter().filter_map(|p| p.message.clone()).collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with("step ")),
+        "{messages:?}"
+    );
+    assert!(
+        progress.iter().any(|p| p.total == Some(7.0)),
+        "a step/total counter is reported: {progress:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_wait_returns_and_the_job_keeps_running() {
+    let c = Client::start().await;
+    let r = c.call("execute", json!({"command": "sleep 30"})).await;
+    let id = r["job_id"].as_str().unwrap().to_string();
+    let Value::Object(args) = json!({"job_id": id, "timeout": 60}) else {
+        unreachable!()
+    };
+    let handle = c
+        .service
+        .peer()
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(Request::new(
+                CallToolRequestParams::new("wait").with_arguments(args),
+            )),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    handle.cancel(Some("changed my mind".into())).await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(2));
+    let st = c.call("status", json!({"job_id": id})).await;
+    assert_eq!(st["state"], "running", "the job keeps running");
+    // The server is not stuck in the cancelled wait: a new wait answers at once.
+    let t = Instant::now();
+    let w = c.call("wait", json!({"job_id": id, "timeout": 0.2})).await;
+    assert_eq!(w["timed_out"], true);
+    assert!(t.elapsed() < Duration::from_secs(2));
+    c.call("kill", json!({"job_id": id})).await;
+}
+
+#[tokio::test]
+async fn jobs_are_resources_with_update_notifications() {
+    let c = Client::start().await;
+    let templates = c
+        .service
+        .peer()
+        .list_resource_templates(None)
+        .await
+        .unwrap();
+    let uris: Vec<&str> = templates
+        .resource_templates
+        .iter()
+        .map(|t| t.uri_template.as_str())
+        .collect();
+    assert!(
+        uris.contains(&"job://{id}/output") && uris.contains(&"job://{id}/status"),
+        "{uris:?}"
+    );
+
+    let r = c
+        .call(
+            "execute",
+            json!({"command": "echo first; sleep 1; echo second; sleep 1; echo third"}),
+        )
+        .await;
+    let id = r["job_id"].as_str().unwrap().to_string();
+    let resources = c.service.peer().list_all_resources().await.unwrap();
+    assert!(
+        resources
+            .iter()
+            .any(|r| r.uri == format!("job://{id}/output"))
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || *c
+            .rec
+            .list_changed
+            .lock()
+            .unwrap()
+            >= 1)
+        .await,
+        "the resource list changed when the job came"
+    );
+
+    let uri = format!("job://{id}/output");
+    c.service
+        .peer()
+        .send_request(ClientRequest::SubscribeRequest(Request::new(
+            SubscribeRequestParams::new(uri.clone()),
+        )))
+        .await
+        .unwrap();
+    c.call("wait", json!({"job_id": id, "timeout": 20})).await;
+    assert!(
+        eventually(Duration::from_secs(5), || c
+            .rec
+            .updated
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|u| u == &uri))
+        .await,
+        "no update notification for {uri}"
+    );
+    let read = c
+        .service
+        .peer()
+        .read_resource(ReadResourceRequestParams::new(uri.clone()))
+        .await
+        .unwrap();
+    let ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("expected text: {read:?}");
+    };
+    assert!(text.starts_with("first\nsecond\nthird\n"), "{text}");
+    assert!(text.contains("since="), "a cursor hint: {text}");
+    let status = c
+        .service
+        .peer()
+        .read_resource(ReadResourceRequestParams::new(format!("job://{id}/status")))
+        .await
+        .unwrap();
+    let ResourceContents::TextResourceContents { text, .. } = &status.contents[0] else {
+        panic!("expected text");
+    };
+    let v: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(v["state"], "exited");
+    let missing = c
+        .service
+        .peer()
+        .read_resource(ReadResourceRequestParams::new("job://j999/output"))
+        .await;
+    assert!(missing.is_err());
+}
