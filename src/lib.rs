@@ -9,6 +9,7 @@ pub mod audit;
 pub mod check_cli;
 pub mod config;
 pub mod guardian;
+pub mod http;
 pub mod jobs;
 pub mod noop;
 pub mod output;

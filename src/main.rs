@@ -47,6 +47,19 @@ struct ServeArgs {
     /// Ended jobs remembered before the oldest are forgotten.
     #[arg(long)]
     max_retained: Option<usize>,
+    /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio, at /mcp.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
+    /// File holding the bearer token HTTP clients must send (default: a new random token,
+    /// printed to stderr at start).
+    #[arg(long, requires = "http")]
+    token_file: Option<PathBuf>,
+    /// Allow a non-loopback HTTP address.
+    #[arg(long, requires = "http")]
+    allow_remote: bool,
+    /// A host name HTTP clients may use (checked against the Host header; with --allow-remote).
+    #[arg(long, requires = "allow_remote")]
+    allowed_host: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -129,6 +142,12 @@ fn main() {
         ring_size: a.ring_size,
         default_timeout: a.default_timeout,
         max_retained: a.max_retained,
+        http: a.http.map(|addr| mcp_jobs::http::HttpOptions {
+            addr,
+            token_file: a.token_file,
+            allow_remote: a.allow_remote,
+            allowed_hosts: a.allowed_host,
+        }),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub ring_size: Option<usize>,
     pub default_timeout: Option<f64>,
     pub max_retained: Option<usize>,
+    /// Serve Streamable HTTP instead of stdio.
+    pub http: Option<crate::http::HttpOptions>,
 }
 
 /// Where job logs live for this run, and whether to delete them at exit.
@@ -167,8 +169,8 @@ fn manager(
     ))
 }
 
-/// Serves MCP over stdio until the client closes stdin or a signal arrives, then kills every
-/// job and returns.
+/// Serves MCP (stdio, or HTTP with `opts.http`) until the client goes or a signal arrives, then
+/// kills every job and returns.
 pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
     let instance = format!(
         "{}-{}",
@@ -191,6 +193,32 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
         &instance,
         &state,
     )?);
+    if let Some(http) = opts.http.clone() {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let on_signal = stop.clone();
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM"),
+                _ = int.recv() => tracing::info!("SIGINT"),
+                _ = hup.recv() => tracing::info!("SIGHUP"),
+            }
+            on_signal.cancel();
+        });
+        let served = crate::http::serve(Arc::clone(&manager), &http, stop).await;
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, manager.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "shutdown took too long; exiting anyway (the guardian sweeps what is left)"
+            );
+        }
+        drop(state);
+        return served;
+    }
     tracing::info!(state = %state.jobs.display(), "mcp-jobs serving on stdio");
 
     let server = JobServer::new(Arc::clone(&manager));

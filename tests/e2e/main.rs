@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod execute;
+mod http;
 mod interact;
 mod kill;
 mod lifecycle;
