@@ -5,6 +5,7 @@ pub mod params;
 pub mod replies;
 pub mod resources;
 pub mod server;
+pub mod tasks;
 pub mod waiting;
 
 pub use server::JobServer;

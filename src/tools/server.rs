@@ -10,12 +10,14 @@ use std::time::Duration;
 use futures::FutureExt;
 use regex::bytes::Regex;
 use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, CreateTaskResult,
+    GetTaskParams, GetTaskResult, ListResourceTemplatesResult, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -24,6 +26,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::params::*;
 use super::replies::*;
 use super::resources::{self, Subscriptions};
+use super::tasks;
 use super::waiting::{LineMatcher, Progress, wait_jobs};
 use crate::audit::Record;
 use crate::config::bounds;
@@ -50,6 +53,7 @@ pub struct JobServer {
     manager: Arc<JobManager>,
     tool_router: ToolRouter<Self>,
     subscriptions: Subscriptions,
+    cancelled_tasks: tasks::Cancelled,
 }
 
 /// Runs a tool body, turning a panic into an error result: a panicking handler would otherwise
@@ -127,6 +131,7 @@ impl JobServer {
             manager,
             tool_router: Self::tool_router(),
             subscriptions: Subscriptions::default(),
+            cancelled_tasks: tasks::Cancelled::default(),
         }
     }
 
@@ -835,10 +840,58 @@ impl ServerHandler for JobServer {
                 .enable_resources()
                 .enable_resources_subscribe()
                 .enable_resources_list_changed()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(implementation)
         .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // A client that speaks the tasks extension gets a task for a job still running when
+        // `execute` returns; everyone else gets the plain result.
+        let wants_task = request.name == "execute"
+            && context
+                .client_capabilities()
+                .is_some_and(|c| c.supports_tasks());
+        let call = ToolCallContext::new(self, request, context);
+        let response = self.tool_router.call(call).await?;
+        if wants_task
+            && let CallToolResponse::Complete(result) = &response
+            && result.is_error != Some(true)
+            && let Some(id) = result
+                .structured_content
+                .as_ref()
+                .and_then(|v| v.get("job_id"))
+                .and_then(|v| v.as_str())
+            && let Ok(job) = self.manager.get(id)
+            && !job.is_ended()
+        {
+            return Ok(CallToolResponse::Task(CreateTaskResult::new(
+                tasks::task_of(&job),
+            )));
+        }
+        Ok(response)
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        tasks::get(&self.manager, &self.cancelled_tasks, &request.task_id).map(GetTaskResult::new)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        tasks::cancel(&self.manager, &self.cancelled_tasks, &request.task_id).await
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

@@ -250,3 +250,131 @@ async fn jobs_are_resources_with_update_notifications() {
         .await;
     assert!(missing.is_err());
 }
+
+async fn tasks_client() -> (
+    rmcp::service::RunningService<RoleClient, rmcp::model::ClientConfig>,
+    u32,
+    tempfile::TempDir,
+) {
+    use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+    let state = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("--state-dir")
+        .arg(state.path())
+        .env("XDG_CONFIG_HOME", state.path())
+        .env("RUST_LOG", "warn");
+    let transport = TokioChildProcess::new(cmd).unwrap();
+    let pid = transport.id().unwrap();
+    let info = ClientConfig::new(
+        ClientCapabilities::builder().enable_tasks().build(),
+        Implementation::from_build_env(),
+    );
+    (info.serve(transport).await.unwrap(), pid, state)
+}
+
+#[tokio::test]
+async fn a_task_capable_client_gets_tasks() {
+    use rmcp::model::{CallToolResponse, CancelTaskParams, GetTaskParams, TaskPayload, TaskStatus};
+    let (client, pid, _state) = tasks_client().await;
+    let Value::Object(args) = json!({"command": "echo working; sleep 1; echo finished"}) else {
+        unreachable!()
+    };
+    let response = client
+        .peer()
+        .call_tool_once(CallToolRequestParams::new("execute").with_arguments(args))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = response else {
+        panic!("expected a task, got {response:?}");
+    };
+    let id = created.task.task_id.clone();
+    assert_eq!(id, "j1", "task ids are job ids");
+    // Poll to completion.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let t = client
+            .peer()
+            .get_task(GetTaskParams::new(id.clone()))
+            .await
+            .unwrap()
+            .task;
+        if t.task.status.is_terminal() {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the task never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done.task.status, TaskStatus::Completed);
+    let TaskPayload::Completed { result } = done.payload else {
+        panic!("no result")
+    };
+    let structured = &result["structuredContent"];
+    assert_eq!(structured["state"], "exited");
+    assert_eq!(structured["exit_code"], 0);
+    assert_eq!(structured["tail"], "working\nfinished\n");
+    // `status` works on the task's job.
+    let Value::Object(args) = json!({"job_id": id}) else {
+        unreachable!()
+    };
+    let st = client
+        .peer()
+        .call_tool(CallToolRequestParams::new("status").with_arguments(args))
+        .await
+        .unwrap();
+    assert_eq!(st.structured_content.unwrap()["state"], "exited");
+
+    // Cancelling a task kills its job's tree.
+    let mark = Marker::new("task");
+    let Value::Object(args) =
+        json!({"command": "sh -c 'sleep 1000 & sleep 1000 & wait'", "env": mark.env()})
+    else {
+        unreachable!()
+    };
+    let CallToolResponse::Task(created) = client
+        .peer()
+        .call_tool_once(CallToolRequestParams::new("execute").with_arguments(args))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a task");
+    };
+    assert!(eventually(Duration::from_secs(10), || mark.alive().len() >= 3).await);
+    client
+        .peer()
+        .cancel_task(CancelTaskParams::new(created.task.task_id.clone()))
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || mark.alive().is_empty()).await,
+        "left: {:?}",
+        mark.alive()
+    );
+    let t = client
+        .peer()
+        .get_task(GetTaskParams::new(created.task.task_id))
+        .await
+        .unwrap()
+        .task;
+    assert_eq!(t.task.status, TaskStatus::Cancelled);
+    // A short job that ends within `wait` comes back complete, not as a task.
+    let Value::Object(args) = json!({"command": "echo quick", "wait": 10}) else {
+        unreachable!()
+    };
+    let r = client
+        .peer()
+        .call_tool_once(CallToolRequestParams::new("execute").with_arguments(args))
+        .await
+        .unwrap();
+    assert!(matches!(r, CallToolResponse::Complete(_)), "{r:?}");
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+}
+
+#[tokio::test]
+async fn a_plain_client_never_sees_tasks() {
+    let c = Client::start().await;
+    let r = c.call("execute", json!({"command": "sleep 5"})).await;
+    assert_eq!(r["state"], "running");
+    assert!(r["job_id"].is_string());
+    c.call("kill", json!({"job_id": r["job_id"]})).await;
+}

@@ -94,9 +94,12 @@ pub(crate) fn members(root: &TreeRoot<'_>) -> Vec<i32> {
             }
         }
     }
+    // The tag is only needed for processes that escaped both the group and the parent links:
+    // orphans, which the subreaper server adopts. Reading every process's environment instead
+    // would make each kill cost a pass over the whole machine.
     let needle = format!("{TAG_VAR}={}", root.tag).into_bytes();
-    for pid in procs.keys() {
-        if !found.contains(pid) && *pid != me && has_tag(*pid, &needle) {
+    for (pid, e) in &procs {
+        if e.ppid == me && !found.contains(pid) && has_tag(*pid, &needle) {
             found.insert(*pid);
         }
     }
