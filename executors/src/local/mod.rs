@@ -12,10 +12,10 @@ mod tree;
 
 pub use tree::{TAG_VAR, kill_tagged};
 
+use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -61,19 +61,22 @@ impl LocalExecutor {
 
     fn spawn_now(&self, spec: JobSpec, sink: Arc<dyn OutputSink>) -> Result<Spawned, SpawnError> {
         validate(&spec)?;
-        let mut cmd = Command::new(&self.shell);
-        cmd.arg("-c").arg(&spec.command);
-        if spec.clear_env {
-            cmd.env_clear();
-        }
-        cmd.env(TAG_VAR, &spec.tag);
-        for (k, v) in &spec.env {
-            cmd.env(k, v);
-        }
-        if let Some(cwd) = &spec.cwd {
-            cmd.current_dir(cwd);
-        }
-        let master = if spec.pty {
+        let mut env: Vec<(OsString, OsString)> = if spec.clear_env {
+            Vec::new()
+        } else {
+            std::env::vars_os()
+                .filter(|(k, _)| k != TAG_VAR && !spec.env.iter().any(|(n, _)| OsStr::new(n) == k))
+                .collect()
+        };
+        env.extend(
+            spec.env
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+        );
+        env.push((TAG_VAR.into(), spec.tag.clone().into()));
+
+        // The parent's ends, and the child's ends (closed here once the child has them).
+        let (child_stdio, master, stdin_w, out_r, err_r): ([OwnedFd; 3], _, _, _, _) = if spec.pty {
             let winsize = nix::pty::Winsize {
                 ws_row: PTY_ROWS,
                 ws_col: PTY_COLS,
@@ -81,28 +84,44 @@ impl LocalExecutor {
                 ws_ypixel: 0,
             };
             let pty = nix::pty::openpty(Some(&winsize), None).map_err(io::Error::from)?;
-            cmd.stdin(Stdio::from(pty.slave.try_clone()?));
-            cmd.stdout(Stdio::from(pty.slave.try_clone()?));
-            cmd.stderr(Stdio::from(pty.slave));
-            Some(pty.master)
+            set_cloexec(&pty.master)?;
+            set_cloexec(&pty.slave)?;
+            let slave = pty.slave;
+            (
+                [slave.try_clone()?, slave.try_clone()?, slave],
+                Some(pty.master),
+                None,
+                None,
+                None,
+            )
         } else {
-            cmd.stdin(if spec.stdin {
-                Stdio::piped()
+            let (in_r, in_w) = if spec.stdin {
+                let (r, w) = pipe()?;
+                (r, Some(w))
             } else {
-                Stdio::null()
-            });
-            cmd.stdout(Stdio::piped());
-            cmd.stderr(Stdio::piped());
-            None
+                (OwnedFd::from(std::fs::File::open("/dev/null")?), None)
+            };
+            let (o_r, o_w) = pipe()?;
+            let (e_r, e_w) = pipe()?;
+            ([in_r, o_w, e_w], None, in_w, Some(o_r), Some(e_r))
         };
-        child::prepare(&mut cmd, spec.pty);
-
-        let registered = self.reaper.spawn(&mut cmd)?;
-        // Dropping the command closes the parent's copies of the pty slave, so that the master
-        // reads end-of-file once the job's processes have closed theirs.
-        drop(cmd);
-        let mut std_child = registered.child;
-        let pid = std_child.id();
+        let prepared = child::Prepared::new(
+            &self.shell,
+            &[OsStr::new("-c"), OsStr::new(&spec.command)],
+            &env,
+            spec.cwd.as_deref(),
+            [
+                child_stdio[0].as_raw_fd(),
+                child_stdio[1].as_raw_fd(),
+                child_stdio[2].as_raw_fd(),
+            ],
+            spec.pty,
+        )?;
+        let registered = self.reaper.spawn(|| child::spawn(prepared))?;
+        // The child has its copies: closing ours lets the job see end-of-file on stdin when we
+        // close the write end, and lets the pty master read end-of-file when the job is done.
+        drop(child_stdio);
+        let pid = registered.pid;
 
         let (pump, stdin) = match master {
             Some(master) => {
@@ -111,23 +130,13 @@ impl LocalExecutor {
                 (pump, Some(fdio::Writer::new(master)?))
             }
             None => {
-                let out = std_child.stdout.take().map(OwnedFd::from);
-                let err = std_child.stderr.take().map(OwnedFd::from);
-                for fd in out.iter().chain(err.iter()) {
+                for fd in out_r.iter().chain(err_r.iter()) {
                     fdio::grow_pipe(fd);
                 }
-                let pump = tokio::spawn(fdio::pump(out, err, sink));
-                let stdin = std_child
-                    .stdin
-                    .take()
-                    .map(|s| fdio::Writer::new(OwnedFd::from(s)))
-                    .transpose()?;
-                (pump, stdin)
+                let pump = tokio::spawn(fdio::pump(out_r, err_r, sink));
+                (pump, stdin_w.map(fdio::Writer::new).transpose()?)
             }
         };
-        // The std handle is only a pid now: it neither waits nor kills on drop, the reaper
-        // owns the exit.
-        drop(std_child);
 
         let exit = registered.exit;
         let outcome: BoxFuture<'static, Outcome> = Box::pin(async move {
@@ -148,6 +157,23 @@ impl LocalExecutor {
         });
         Ok(Spawned { process, outcome })
     }
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is valid for two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 just returned these descriptors, owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn set_cloexec(fd: &OwnedFd) -> io::Result<()> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    Ok(())
 }
 
 fn validate(spec: &JobSpec) -> Result<(), SpawnError> {

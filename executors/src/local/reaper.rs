@@ -8,11 +8,10 @@
 //!
 //! Registration and spawning happen under one lock: the thread takes that lock before it reaps,
 //! so a job's exit can never be reaped before its waiter is registered, and a child whose `exec`
-//! failed (which `std` reaps itself inside `spawn`) is never reaped from under `std`.
+//! failed (which the spawner reaps itself) is never reaped from under it.
 
 use std::collections::HashMap;
 use std::io;
-use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -38,9 +37,10 @@ pub(crate) struct Reaper {
     spawned: Condvar,
 }
 
-/// What a spawn hands back: the child, a flag raised just before it is reaped, and its exit.
+/// What a spawn hands back: the child's pid, a flag raised just before it is reaped, and its
+/// exit.
 pub(crate) struct Registered {
-    pub child: Child,
+    pub pid: u32,
     pub exited: Arc<AtomicBool>,
     pub exit: oneshot::Receiver<ExitInfo>,
 }
@@ -69,13 +69,14 @@ fn start() -> Result<Arc<Reaper>, String> {
 }
 
 impl Reaper {
-    /// Spawns `cmd` and registers its exit, atomically with respect to the reaping thread.
-    pub(crate) fn spawn(&self, cmd: &mut Command) -> io::Result<Registered> {
+    /// Starts a child with `start` (which returns its pid) and registers its exit, atomically
+    /// with respect to the reaping thread.
+    pub(crate) fn spawn(&self, start: impl FnOnce() -> io::Result<u32>) -> io::Result<Registered> {
         let mut table = self.lock();
-        let child = cmd.spawn()?;
+        let child = start()?;
         let exited = Arc::new(AtomicBool::new(false));
         let (tx, exit) = oneshot::channel();
-        let pid = pid_i32(child.id());
+        let pid = pid_i32(child);
         table.waiters.insert(
             pid,
             Registration {
@@ -87,7 +88,7 @@ impl Reaper {
         drop(table);
         self.spawned.notify_one();
         Ok(Registered {
-            child,
+            pid: child,
             exited,
             exit,
         })
