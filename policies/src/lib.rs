@@ -95,7 +95,7 @@ impl Policy {
     /// A policy that allows everything (what runs with no policy file).
     pub fn allow_all() -> Self {
         Policy {
-            source: "(no policy)".into(),
+            source: "no policy".into(),
             default: Action::Allow,
             rules: Vec::new(),
             stdin: true,

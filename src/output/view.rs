@@ -319,6 +319,8 @@ pub fn grep(
         }
     }
     let mut line_no = store.lines_before(pos, select)? + 1;
+    // Whether `line_no` is the number of the line at the start of `buf`.
+    let mut known = true;
     let mut matches = Vec::new();
     let mut text_bytes = 0usize;
     let mut buf: Vec<u8> = Vec::new();
@@ -338,6 +340,7 @@ pub fn grep(
                     map = PosMap::default();
                     map.push(0, end);
                     line_no = store.lines_before(end, select)? + 1;
+                    known = true;
                 }
                 Piece::Data { start, end, tag } if wants(select, tag) => {
                     let (got, data) = store.read(start, end)?;
@@ -375,7 +378,13 @@ pub fn grep(
                 at = line_end;
                 continue;
             }
-            line_no += memchr::memchr_iter(b'\n', &region[counted..line_start]).count() as u64;
+            if known {
+                line_no += memchr::memchr_iter(b'\n', &region[counted..line_start]).count() as u64;
+            } else {
+                // Lines were skipped uncounted: ask the store (it counts from a checkpoint).
+                line_no = store.lines_before(map.pos(line_start), select)? + 1;
+                known = true;
+            }
             counted = line_start;
             let line = &region[line_start..line_end];
             let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -393,7 +402,11 @@ pub fn grep(
             }
         }
         let done_to = if full { at } else { complete };
-        line_no += memchr::memchr_iter(b'\n', &region[counted..done_to]).count() as u64;
+        // Counting every newline would cost a pass over the log; lines after the last match
+        // are only counted if another match needs their number (see above).
+        if counted < done_to {
+            known = false;
+        }
         next = if done_to >= buf.len() {
             if all {
                 total
