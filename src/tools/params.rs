@@ -135,10 +135,27 @@ pub struct KillParams {
     pub job_id: String,
     /// Signal sent first: `TERM` (default), `INT`, `HUP`, `KILL`, ... or a number.
     #[serde(default)]
-    pub signal: Option<String>,
+    pub signal: Option<SignalArg>,
     /// Milliseconds to wait before escalating to KILL (default 3000).
     #[serde(default)]
     pub grace_ms: Option<u64>,
+}
+
+/// A signal, by name (`TERM`, `SIGTERM`) or number (`15`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SignalArg {
+    Name(String),
+    Number(i64),
+}
+
+impl SignalArg {
+    pub fn text(&self) -> String {
+        match self {
+            SignalArg::Name(s) => s.clone(),
+            SignalArg::Number(n) => n.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -511,9 +511,10 @@ Killing an ended job is not an error (it says so, and sweeps any leftover backgr
             let job = self.job(&p.job_id)?;
             let signal = match &p.signal {
                 None => nix::sys::signal::Signal::SIGTERM as i32,
-                Some(s) => parse_signal(s).ok_or_else(|| {
+                Some(s) => parse_signal(&s.text()).ok_or_else(|| {
                     format!(
-                        "unknown signal {s:?}: use a name like TERM, INT, HUP, KILL or a number"
+                        "unknown signal {:?}: use a name like TERM, INT, HUP, KILL or a number",
+                        s.text()
                     )
                 })?,
             };

@@ -72,6 +72,9 @@ async fn kill_with_another_signal() {
     let id = s.start_job(json!({"command": "sleep 1000"})).await;
     let r = s.ok("kill", json!({"job_id": id, "signal": "INT"})).await;
     assert_eq!(r["signal"], "SIGINT");
+    let id = s.start_job(json!({"command": "sleep 1000"})).await;
+    let r = s.ok("kill", json!({"job_id": id, "signal": 9})).await;
+    assert_eq!(r["signal"], "SIGKILL");
 }
 
 #[tokio::test]
