@@ -94,6 +94,65 @@ pub struct HostFile {
     #[serde(default)]
     pub agent: bool,
     pub known_hosts: Option<PathBuf>,
+    /// Environment variable holding the key's passphrase.
+    pub passphrase_env: Option<String>,
+    /// Seconds to wait for the connection and handshake (default 10).
+    pub connect_timeout: Option<f64>,
+    /// Seconds between keepalives; a dead connection is noticed within about twice this
+    /// (default 5).
+    pub keepalive: Option<f64>,
+}
+
+/// `~/x` → `$HOME/x`.
+pub fn expand_home(p: &std::path::Path) -> PathBuf {
+    match p.strip_prefix("~") {
+        Ok(rest) => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(rest),
+        Err(_) => p.to_owned(),
+    }
+}
+
+impl HostFile {
+    /// The executor's view of this host.
+    pub fn resolve(&self, name: &str) -> anyhow::Result<executors::ssh::SshHost> {
+        let secs = |v: Option<f64>, default: f64, what: &str| -> anyhow::Result<Duration> {
+            let v = v.unwrap_or(default);
+            anyhow::ensure!(
+                v > 0.0 && v.is_finite(),
+                "hosts.{name}.{what} must be a positive number of seconds"
+            );
+            Ok(Duration::from_secs_f64(v))
+        };
+        anyhow::ensure!(
+            self.identity_file.is_some() || self.agent,
+            "hosts.{name}: give identity_file, or agent = true"
+        );
+        let known_hosts = match &self.known_hosts {
+            Some(k) => expand_home(k),
+            None => expand_home(std::path::Path::new("~/.ssh/known_hosts")),
+        };
+        Ok(executors::ssh::SshHost {
+            name: name.to_string(),
+            address: self.address.clone(),
+            port: self.port.unwrap_or(22),
+            user: self.user.clone(),
+            identity_file: if self.agent {
+                None
+            } else {
+                self.identity_file.as_deref().map(expand_home)
+            },
+            passphrase: self
+                .passphrase_env
+                .as_ref()
+                .and_then(|v| std::env::var(v).ok()),
+            known_hosts,
+            connect_timeout: secs(self.connect_timeout, 10.0, "connect_timeout")?,
+            keepalive: secs(self.keepalive, 5.0, "keepalive")?,
+            io_timeout: Duration::from_secs(30),
+        })
+    }
 }
 
 impl ConfigFile {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use executors::Executor;
 use executors::local::LocalExecutor;
+use executors::ssh::SshExecutor;
 use rmcp::ServiceExt;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -148,16 +149,12 @@ fn manager(
         Arc::new(LocalExecutor::new().context("cannot start the local executor")?);
     let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
     executors.insert("local".into(), local);
-    let unavailable: BTreeMap<String, String> = file
-        .hosts
-        .keys()
-        .map(|h| {
-            (
-                h.clone(),
-                "SSH hosts are not supported by this build yet".to_string(),
-            )
-        })
-        .collect();
+    for (name, host) in &file.hosts {
+        anyhow::ensure!(name != "local", "a host cannot be called `local`");
+        let resolved = host.resolve(name)?;
+        executors.insert(name.clone(), Arc::new(SshExecutor::new(resolved)));
+    }
+    let unavailable: BTreeMap<String, String> = BTreeMap::new();
     Ok(JobManager::new(
         limits,
         policy,

@@ -10,6 +10,7 @@
 mod error;
 pub mod local;
 mod spec;
+pub mod ssh;
 
 pub use error::{ControlError, SpawnError, StdinError};
 pub use spec::{ExitInfo, JobSpec, Outcome, ResourceUsage, Stream};

@@ -13,3 +13,4 @@ mod mcp;
 mod output;
 mod policy;
 mod scale;
+mod ssh;

@@ -1,0 +1,473 @@
+//! One SSH connection to one host, and the thread that drives it.
+//!
+//! libssh2 sessions are not safe to use from several threads at once, so each host gets one
+//! thread that owns the `Session` and every channel on it. Tools talk to that thread through a
+//! command queue and get answers on oneshot channels; the thread never blocks on one job:
+//! channel I/O runs in non-blocking mode, and only short setup steps (opening a channel,
+//! `exec`, reading a finished channel's exit status) switch the session to blocking mode, under
+//! the session's timeout. Between rounds the thread sleeps in `poll` on the socket for at most
+//! [`IDLE`], so a command waits at most that long to be picked up.
+//!
+//! A failed read or keepalive means the connection is gone: every job on it ends `lost`, the
+//! thread exits, and the next `execute` on the host connects again.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use ssh2::{CheckResult, KnownHostFileKind, Session};
+use tokio::sync::oneshot;
+
+use super::SshHost;
+use super::remote::MARKER;
+use crate::{ExitInfo, Outcome, OutputSink, Stream};
+
+/// Longest sleep between two rounds.
+const IDLE: Duration = Duration::from_millis(10);
+/// Bytes read per call.
+const CHUNK: usize = 64 * 1024;
+
+pub(crate) enum Cmd {
+    Spawn {
+        command: String,
+        pty: bool,
+        sink: Arc<dyn OutputSink>,
+        pgid: Arc<AtomicI64>,
+        exit: oneshot::Sender<Outcome>,
+        reply: oneshot::Sender<Result<u64, String>>,
+    },
+    Stdin {
+        id: u64,
+        data: Vec<u8>,
+        done: oneshot::Sender<Result<(), String>>,
+    },
+    CloseStdin {
+        id: u64,
+    },
+    /// Runs a short command on its own channel and returns its exit code (for kills).
+    Exec {
+        command: String,
+        done: oneshot::Sender<Result<i32, String>>,
+    },
+}
+
+/// Input waiting to be written: the bytes, how many are written, who to tell when done.
+type PendingInput = (Vec<u8>, usize, oneshot::Sender<Result<(), String>>);
+
+struct Job {
+    channel: ssh2::Channel,
+    sink: Arc<dyn OutputSink>,
+    pgid: Arc<AtomicI64>,
+    exit: Option<oneshot::Sender<Outcome>>,
+    /// Bytes of stderr before the process-group marker line has been seen.
+    marker: Option<Vec<u8>>,
+    stdin: Vec<PendingInput>,
+    close_stdin: bool,
+    out_done: bool,
+    err_done: bool,
+}
+
+/// Connects, checks the host key strictly, and authenticates.
+pub(crate) fn connect(host: &SshHost) -> Result<(Session, TcpStream), String> {
+    let addr = (host.address.as_str(), host.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {}: {e}", host.address))?
+        .next()
+        .ok_or_else(|| format!("{} resolves to no address", host.address))?;
+    let tcp = TcpStream::connect_timeout(&addr, host.connect_timeout)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let poller = tcp.try_clone().map_err(|e| e.to_string())?;
+    let mut session = Session::new().map_err(|e| e.to_string())?;
+    session.set_tcp_stream(tcp);
+    session.set_timeout(u32::try_from(host.connect_timeout.as_millis()).unwrap_or(u32::MAX));
+    session
+        .handshake()
+        .map_err(|e| format!("SSH handshake with {addr} failed: {e}"))?;
+
+    let (key, _) = session.host_key().ok_or("the server sent no host key")?;
+    let key = key.to_vec();
+    let mut known = session.known_hosts().map_err(|e| e.to_string())?;
+    known
+        .read_file(&host.known_hosts, KnownHostFileKind::OpenSSH)
+        .map_err(|e| {
+            format!(
+                "cannot read known_hosts {}: {e}",
+                host.known_hosts.display()
+            )
+        })?;
+    let name = &host.address;
+    let trust = format!(
+        "to trust it, add its key: ssh-keyscan -p {} {} >> {}",
+        host.port,
+        name,
+        host.known_hosts.display()
+    );
+    match known.check_port(name, host.port, &key) {
+        CheckResult::Match => {}
+        CheckResult::NotFound => {
+            return Err(format!(
+                "the host key of {name}:{} is not in {}; {trust}",
+                host.port,
+                host.known_hosts.display()
+            ));
+        }
+        CheckResult::Mismatch => {
+            return Err(format!(
+                "the host key of {name}:{} does NOT match {} (a different machine, or an attack); \
+if the host was really reinstalled, remove its old key with ssh-keygen -R and {trust}",
+                host.port,
+                host.known_hosts.display()
+            ));
+        }
+        CheckResult::Failure => return Err(format!("cannot check the host key of {name}")),
+    }
+
+    let auth = match &host.identity_file {
+        Some(key) => session
+            .userauth_pubkey_file(&host.user, None, key, host.passphrase.as_deref())
+            .map_err(|e| {
+                format!(
+                    "key {} was refused for {}@{name}: {e}",
+                    key.display(),
+                    host.user
+                )
+            }),
+        None => session.userauth_agent(&host.user).map_err(|e| {
+            format!(
+                "the SSH agent's keys were refused for {}@{name}: {e}",
+                host.user
+            )
+        }),
+    };
+    auth?;
+    if !session.authenticated() {
+        return Err(format!("authentication as {}@{name} failed", host.user));
+    }
+    session.set_keepalive(
+        true,
+        u32::try_from(host.keepalive.as_secs()).unwrap_or(5).max(1),
+    );
+    session.set_timeout(u32::try_from(host.io_timeout.as_millis()).unwrap_or(u32::MAX));
+    Ok((session, poller))
+}
+
+/// The connection thread: runs until the connection fails, or no job is left and the
+/// executor dropped its end of the queue.
+pub(crate) fn run(
+    session: Session,
+    poller: TcpStream,
+    rx: Receiver<Cmd>,
+    alive: Arc<AtomicBool>,
+    keepalive: Duration,
+) {
+    let mut jobs: HashMap<u64, Job> = HashMap::new();
+    let mut next_id = 0u64;
+    let mut last_keepalive = Instant::now();
+    let mut buf = vec![0u8; CHUNK];
+    session.set_blocking(false);
+    let lost = |jobs: &mut HashMap<u64, Job>, why: &str| {
+        for (_, mut j) in jobs.drain() {
+            if let Some(tx) = j.exit.take() {
+                let _ = tx.send(Outcome::Lost(why.to_string()));
+            }
+            for (_, _, done) in j.stdin.drain(..) {
+                let _ = done.send(Err(why.to_string()));
+            }
+        }
+    };
+    'outer: loop {
+        let mut busy = false;
+        loop {
+            match rx.try_recv() {
+                Ok(cmd) => {
+                    busy = true;
+                    if let Err(e) = command(&session, cmd, &mut jobs, &mut next_id) {
+                        lost(&mut jobs, &e);
+                        break 'outer;
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    if jobs.is_empty() {
+                        break 'outer;
+                    }
+                    break;
+                }
+            }
+        }
+        let mut finished = Vec::new();
+        for (id, job) in jobs.iter_mut() {
+            match pump(&session, job, &mut buf) {
+                Ok((moved, done)) => {
+                    busy |= moved;
+                    if done {
+                        finished.push(*id);
+                    }
+                }
+                Err(e) => {
+                    let why = format!("the connection to the host was lost: {e}");
+                    lost(&mut jobs, &why);
+                    break 'outer;
+                }
+            }
+        }
+        for id in finished {
+            if let Some(mut job) = jobs.remove(&id) {
+                let info = exit_of(&session, &mut job.channel);
+                if let Some(tx) = job.exit.take() {
+                    let _ = tx.send(Outcome::Exited(info));
+                }
+            }
+        }
+        if last_keepalive.elapsed() >= keepalive {
+            last_keepalive = Instant::now();
+            if let Err(e) = session.keepalive_send()
+                && !is_would_block(&e)
+            {
+                lost(
+                    &mut jobs,
+                    &format!("the connection to the host was lost: {e}"),
+                );
+                break;
+            }
+        }
+        if !busy {
+            let mut pfd = libc::pollfd {
+                fd: poller.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd. A hang-up is reported by the next read.
+            unsafe { libc::poll(&mut pfd, 1, i32::try_from(IDLE.as_millis()).unwrap_or(10)) };
+        }
+    }
+    alive.store(false, Ordering::SeqCst);
+}
+
+fn is_would_block(e: &ssh2::Error) -> bool {
+    matches!(e.code(), ssh2::ErrorCode::Session(-37))
+}
+
+/// Runs `f` with the session in blocking mode (bounded by the session timeout).
+fn blocking<T>(
+    session: &Session,
+    f: impl FnOnce() -> Result<T, ssh2::Error>,
+) -> Result<T, ssh2::Error> {
+    session.set_blocking(true);
+    let r = f();
+    session.set_blocking(false);
+    r
+}
+
+/// Handles one command. An error means the connection is unusable.
+fn command(
+    session: &Session,
+    cmd: Cmd,
+    jobs: &mut HashMap<u64, Job>,
+    next_id: &mut u64,
+) -> Result<(), String> {
+    match cmd {
+        Cmd::Spawn {
+            command,
+            pty,
+            sink,
+            pgid,
+            exit,
+            reply,
+        } => {
+            let opened = blocking(session, || {
+                let mut ch = session.channel_session()?;
+                if pty {
+                    ch.request_pty("xterm", None, Some((200, 50, 0, 0)))?;
+                }
+                ch.exec(&command)?;
+                Ok(ch)
+            });
+            match opened {
+                Ok(channel) => {
+                    *next_id += 1;
+                    jobs.insert(
+                        *next_id,
+                        Job {
+                            channel,
+                            sink,
+                            pgid,
+                            exit: Some(exit),
+                            marker: if pty { None } else { Some(Vec::new()) },
+                            stdin: Vec::new(),
+                            close_stdin: false,
+                            out_done: false,
+                            err_done: pty,
+                        },
+                    );
+                    let _ = reply.send(Ok(*next_id));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(format!("cannot start the remote command: {e}")));
+                    if matches!(e.code(), ssh2::ErrorCode::Session(-7 | -43 | -13)) {
+                        return Err(e.to_string());
+                    }
+                }
+            }
+        }
+        Cmd::Stdin { id, data, done } => match jobs.get_mut(&id) {
+            Some(j) if !j.close_stdin => j.stdin.push((data, 0, done)),
+            _ => {
+                let _ = done.send(Err("the job's stdin is closed".into()));
+            }
+        },
+        Cmd::CloseStdin { id } => {
+            if let Some(j) = jobs.get_mut(&id) {
+                j.close_stdin = true;
+            }
+        }
+        Cmd::Exec { command, done } => {
+            let r = blocking(session, || {
+                let mut ch = session.channel_session()?;
+                ch.exec(&command)?;
+                let mut sink = Vec::new();
+                let _ = ch.read_to_end(&mut sink);
+                ch.wait_close()?;
+                ch.exit_status()
+            });
+            let _ = done.send(r.map_err(|e| e.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Moves what is ready on one job's channel. Returns (whether anything moved, whether the job
+/// is finished).
+fn pump(session: &Session, job: &mut Job, buf: &mut [u8]) -> io::Result<(bool, bool)> {
+    let _ = session;
+    let mut moved = false;
+    // stdin first: a reply is often waiting on it.
+    while let Some((data, written, _)) = job.stdin.first_mut() {
+        match job.channel.write(&data[*written..]) {
+            Ok(n) => {
+                moved = true;
+                *written += n;
+                if *written >= data.len() {
+                    let (_, _, done) = job.stdin.remove(0);
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => {
+                let (_, _, done) = job.stdin.remove(0);
+                let _ = done.send(Err(e.to_string()));
+            }
+        }
+    }
+    if job.close_stdin && job.stdin.is_empty() {
+        match job.channel.send_eof() {
+            Ok(()) => job.close_stdin = false,
+            Err(e) if is_would_block(&e) => {}
+            Err(_) => job.close_stdin = false,
+        }
+    }
+    if !job.out_done {
+        loop {
+            match job.channel.read(buf) {
+                Ok(0) => {
+                    if job.channel.eof() {
+                        job.out_done = true;
+                    }
+                    break;
+                }
+                Ok(n) => {
+                    moved = true;
+                    job.sink.append(Stream::Stdout, &buf[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    if !job.err_done {
+        loop {
+            match job.channel.stderr().read(buf) {
+                Ok(0) => {
+                    if job.channel.eof() {
+                        job.err_done = true;
+                    }
+                    break;
+                }
+                Ok(n) => {
+                    moved = true;
+                    stderr_bytes(job, &buf[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok((moved, job.out_done && job.err_done))
+}
+
+/// Forwards stderr, taking the process-group marker line off its front.
+fn stderr_bytes(job: &mut Job, data: &[u8]) {
+    let Some(pending) = &mut job.marker else {
+        job.sink.append(Stream::Stderr, data);
+        return;
+    };
+    pending.extend_from_slice(data);
+    if let Some(nl) = pending.iter().position(|b| *b == b'\n') {
+        let line = pending[..nl].to_vec();
+        let rest = pending[nl + 1..].to_vec();
+        job.marker = None;
+        match line.strip_prefix(MARKER) {
+            Some(id) => {
+                if let Some(pgid) = std::str::from_utf8(id)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                {
+                    job.pgid.store(pgid, Ordering::SeqCst);
+                }
+                if !rest.is_empty() {
+                    job.sink.append(Stream::Stderr, &rest);
+                }
+            }
+            None => {
+                // The wrapper did not start (no setsid or bash on the host?): pass it all on.
+                job.sink.append(Stream::Stderr, &line);
+                job.sink.append(Stream::Stderr, b"\n");
+                job.sink.append(Stream::Stderr, &rest);
+            }
+        }
+    } else if pending.len() > 4096 {
+        let all = std::mem::take(pending);
+        job.marker = None;
+        job.sink.append(Stream::Stderr, &all);
+    }
+}
+
+fn exit_of(session: &Session, channel: &mut ssh2::Channel) -> ExitInfo {
+    let _ = blocking(session, || channel.wait_close());
+    let signal = channel
+        .exit_signal()
+        .ok()
+        .and_then(|s| s.exit_signal)
+        .and_then(|name| {
+            format!("SIG{name}")
+                .parse::<nix::sys::signal::Signal>()
+                .ok()
+        })
+        .map(|s| s as i32);
+    let code = if signal.is_some() {
+        None
+    } else {
+        channel.exit_status().ok()
+    };
+    ExitInfo {
+        code,
+        signal,
+        core_dumped: false,
+        usage: None,
+    }
+}

@@ -1,0 +1,61 @@
+//! The command line sent to the remote side: the job in its own session (so that its whole
+//! process group can be killed from another channel), reporting that group's id first.
+
+use crate::JobSpec;
+
+/// The first bytes of stderr carry the job's process group id: `\x1eMCPJOBS-PGID:1234\n`.
+pub(crate) const MARKER: &[u8] = b"\x1eMCPJOBS-PGID:";
+
+fn quote(s: &str) -> String {
+    // POSIX single quotes; a quote inside becomes '\''.
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// What the remote login shell runs for `spec`.
+pub(crate) fn command_line(spec: &JobSpec) -> String {
+    let mut line = String::new();
+    if let Some(cwd) = &spec.cwd {
+        line.push_str(&format!("cd {} && ", quote(&cwd.to_string_lossy())));
+    }
+    line.push_str("exec ");
+    if !spec.env.is_empty() || spec.clear_env {
+        line.push_str("env ");
+        if spec.clear_env {
+            line.push_str("-i ");
+        }
+        for (k, v) in &spec.env {
+            line.push_str(&quote(&format!("{k}={v}")));
+            line.push(' ');
+        }
+    }
+    // setsid: a new session whose id is the inner shell's pid; -w: wait, and pass the exit code.
+    line.push_str(
+        "setsid -w bash -c 'printf \"\\036MCPJOBS-PGID:%s\\n\" \"$$\" >&2; exec bash -c \"$1\"' mcp-jobs ",
+    );
+    line.push_str(&quote(&spec.command));
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_survive() {
+        let spec = JobSpec {
+            command: "echo 'it''s' \"$HOME\"".into(),
+            cwd: Some("/tmp/a b".into()),
+            env: vec![("A".into(), "x y".into())],
+            ..JobSpec::default()
+        };
+        let line = command_line(&spec);
+        assert!(
+            line.starts_with("cd '/tmp/a b' && exec env 'A=x y' setsid -w bash -c"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("mcp-jobs 'echo '\\''it'\\'''\\''s'\\'' \"$HOME\"'"),
+            "{line}"
+        );
+    }
+}

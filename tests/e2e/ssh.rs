@@ -1,0 +1,352 @@
+//! The SSH executor against a real OpenSSH server on loopback, started here on a free port with
+//! its own host and user keys (nothing system-wide changes).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::*;
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// A private sshd, killed (with its connections) on drop.
+struct Sshd {
+    dir: tempfile::TempDir,
+    port: u16,
+    pid: i32,
+    child: std::process::Child,
+}
+
+fn keygen(path: &Path) {
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen (package openssh-client) is needed for the SSH tests");
+    assert!(ok.success());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Sshd {
+    fn start() -> Self {
+        assert!(
+            Path::new(SSHD).exists(),
+            "{SSHD} is missing: install openssh-server (apt-get install openssh-server); .ci/run does"
+        );
+        std::fs::create_dir_all("/run/sshd").ok();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        keygen(&d.join("host_key"));
+        keygen(&d.join("user_key"));
+        keygen(&d.join("stranger_key"));
+        // The remote login shell would read root's own startup files (which on a developer
+        // machine may do slow things, like rehashing pyenv under a lock): give the test
+        // sessions a clean home instead.
+        let home = d.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let user_pub = std::fs::read_to_string(d.join("user_key.pub")).unwrap();
+        std::fs::write(
+            d.join("authorized_keys"),
+            format!("environment=\"HOME={}\" {user_pub}", home.display()),
+        )
+        .unwrap();
+        let port = free_port();
+        std::fs::write(
+            d.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+PubkeyAuthentication yes\nPermitRootLogin yes\nStrictModes no\nUsePAM no\nMaxSessions 200\n\
+PermitUserEnvironment yes\nLogLevel ERROR\n",
+                d = d.display()
+            ),
+        )
+        .unwrap();
+        let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
+        let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+        std::fs::write(
+            d.join("known_hosts"),
+            format!("[127.0.0.1]:{port} {}\n", key.join(" ")),
+        )
+        .unwrap();
+        // A known_hosts naming another key for this address.
+        let other = std::fs::read_to_string(d.join("stranger_key.pub")).unwrap();
+        let other: Vec<&str> = other.split_whitespace().take(2).collect();
+        std::fs::write(
+            d.join("wrong_known_hosts"),
+            format!("[127.0.0.1]:{port} {}\n", other.join(" ")),
+        )
+        .unwrap();
+        std::fs::write(d.join("empty_known_hosts"), "").unwrap();
+        let child = Command::new(SSHD)
+            .arg("-D")
+            .arg("-f")
+            .arg(d.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            dir,
+            port,
+            pid,
+            child,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A config file with hosts: `box` (good), `badkey` (key not authorized), `changed` (wrong
+    /// host key), `unknown` (host key not known).
+    fn config(&self, keepalive: f64) -> PathBuf {
+        let host = |name: &str, key: &str, known: &str| {
+            format!(
+                "[hosts.{name}]\naddress = \"127.0.0.1\"\nport = {}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nkeepalive = {keepalive}\nconnect_timeout = 5\n\n",
+                self.port,
+                self.path(key).display(),
+                self.path(known).display()
+            )
+        };
+        let text = host("box", "user_key", "known_hosts")
+            + &host("badkey", "stranger_key", "known_hosts")
+            + &host("changed", "user_key", "wrong_known_hosts")
+            + &host("unknown", "user_key", "empty_known_hosts");
+        let path = self.path("config.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Kills the server and every connection it serves.
+    fn kill(&self) {
+        let children = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let ppid: i32 = stat.rsplit(") ").next()?.split(' ').nth(1)?.parse().ok()?;
+                (ppid == self.pid).then_some(pid)
+            });
+        for pid in children.collect::<Vec<_>>() {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn server(sshd: &Sshd, keepalive: f64) -> Server {
+    let config = sshd.config(keepalive);
+    Server::start_with(&["--config", config.to_str().unwrap()]).await
+}
+
+#[tokio::test]
+async fn the_tools_work_on_a_remote_host() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, 5.0).await;
+    let r = s
+        .ok("execute", json!({"command": "echo out; echo err >&2; pwd; exit 3", "host": "box", "cwd": "/tmp", "wait": 20}))
+        .await;
+    assert_eq!(r["state"], "exited", "{r}");
+    assert_eq!(r["exit_code"], 3);
+    assert_eq!(r["host"], "box");
+    let id = r["job_id"].as_str().unwrap().to_string();
+    let out = s
+        .ok("output", json!({"job_id": id, "stream": "stdout"}))
+        .await;
+    assert_eq!(out["text"], "out\n/tmp\n");
+    let err = s
+        .ok("output", json!({"job_id": id, "stream": "stderr"}))
+        .await;
+    assert_eq!(
+        err["text"], "err\n",
+        "the process-group marker is not part of the output"
+    );
+    // Over SSH, stdout and stderr are two streams of one channel: their relative order is not
+    // kept, each stream's own order is.
+    let t = s
+        .ok(
+            "tail",
+            json!({"job_id": id, "lines": 1, "stream": "stdout"}),
+        )
+        .await;
+    assert_eq!(t["text"], "/tmp\n");
+
+    let cat = s
+        .start_job(json!({"command": "cat", "host": "box", "env": {"GREETING": "hi"}}))
+        .await;
+    let r = s
+        .ok(
+            "interact",
+            json!({"job_id": cat, "input": "hello remote", "until": "hello"}),
+        )
+        .await;
+    assert_eq!(r["text"], "hello remote\n");
+    s.ok("interact", json!({"job_id": cat, "input": "", "eof": true}))
+        .await;
+    let st = s.wait_end(&cat, 20).await;
+    assert_eq!(st["state"], "exited");
+    let env = s.ok("execute", json!({"command": "echo $GREETING", "host": "box", "env": {"GREETING": "hi there"}, "wait": 20})).await;
+    assert_eq!(env["tail"], "hi there\n");
+    let l = s.ok("list", json!({"host": "box"})).await;
+    assert_eq!(l["total"], 3);
+    assert!(
+        l["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["host"] == "box")
+    );
+}
+
+#[tokio::test]
+async fn kill_leaves_no_remote_process() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, 5.0).await;
+    let mark = Marker::new("remote");
+    let id = s
+        .start_job(
+            json!({"command": "sleep 1000 & sleep 1000 & wait", "host": "box", "env": mark.env()}),
+        )
+        .await;
+    assert!(
+        eventually(Duration::from_secs(10), || mark.alive().len() >= 3).await,
+        "{:?}",
+        mark.alive()
+    );
+    let r = s.ok("kill", json!({"job_id": id})).await;
+    assert_eq!(r["state"], "killed", "{r}");
+    assert!(
+        eventually(Duration::from_secs(5), || mark.alive().is_empty()).await,
+        "left: {:?}",
+        mark.alive()
+    );
+}
+
+#[tokio::test]
+async fn bad_keys_are_refused_clearly() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, 5.0).await;
+    let e = s
+        .err("execute", json!({"command": "true", "host": "changed"}))
+        .await;
+    assert!(e.contains("does NOT match"), "{e}");
+    let e = s
+        .err("execute", json!({"command": "true", "host": "unknown"}))
+        .await;
+    assert!(e.contains("is not in") && e.contains("ssh-keyscan"), "{e}");
+    let e = s
+        .err("execute", json!({"command": "true", "host": "badkey"}))
+        .await;
+    assert!(e.contains("refused"), "{e}");
+    let e = s
+        .err("execute", json!({"command": "true", "host": "elsewhere"}))
+        .await;
+    assert!(
+        e.contains("box") && e.contains("local"),
+        "lists the configured hosts: {e}"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_connection_makes_jobs_lost_and_the_server_keeps_serving() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, 1.0).await;
+    let mark = Marker::new("lost");
+    let id = s
+        .start_job(json!({"command": "sleep 1000", "host": "box", "env": mark.env()}))
+        .await;
+    assert!(eventually(Duration::from_secs(10), || !mark.alive().is_empty()).await);
+    sshd.kill();
+    let t = Instant::now();
+    let st = s.wait_end(&id, 30).await;
+    assert_eq!(st["state"], "lost", "{st}");
+    assert!(
+        st["reason"].as_str().unwrap().contains("connection"),
+        "{st}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "noticed after {:?}",
+        t.elapsed()
+    );
+    let local = s
+        .ok("execute", json!({"command": "echo still here", "wait": 10}))
+        .await;
+    assert_eq!(local["tail"], "still here\n");
+    let e = s
+        .err("execute", json!({"command": "true", "host": "box"}))
+        .await;
+    assert!(e.contains("connect"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_remote_jobs_over_one_connection() {
+    let sshd = Sshd::start();
+    let s = std::sync::Arc::new(server(&sshd, 5.0).await);
+    // The first job opens the connection; the rest share it.
+    s.ok(
+        "execute",
+        json!({"command": "true", "host": "box", "wait": 20}),
+    )
+    .await;
+    let starts = (0..50).map(|i| {
+        let s = std::sync::Arc::clone(&s);
+        async move {
+            s.start_job(json!({"command": format!("echo job-{i}; sleep 0.5"), "host": "box"}))
+                .await
+        }
+    });
+    let ids: Vec<String> = futures::future::join_all(starts).await;
+    let r = s
+        .ok("wait", json!({"job_ids": ids, "timeout": 60, "lines": 0}))
+        .await;
+    assert_eq!(r["done"], true, "{r}");
+    for (i, id) in ids.iter().enumerate() {
+        let out = s.ok("output", json!({"job_id": id})).await;
+        assert_eq!(out["text"], format!("job-{i}\n"));
+    }
+    // One connection = one child of this sshd's listener.
+    let sessions = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("stat"))
+                .ok()
+                .and_then(|st| {
+                    st.rsplit(") ")
+                        .next()
+                        .and_then(|r| r.split(' ').nth(1))
+                        .and_then(|p| p.parse::<i32>().ok())
+                })
+                == Some(sshd.pid)
+        })
+        .count();
+    assert!(sessions <= 1, "{sessions} SSH connections for one host");
+}
