@@ -486,6 +486,153 @@ async fn reads(z: &Sizes) {
     );
 }
 
+/// A private sshd on loopback (as in the tests), for the SSH section.
+struct Sshd {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sshd() -> Option<Sshd> {
+    if !Path::new("/usr/sbin/sshd").exists() {
+        return None;
+    }
+    std::fs::create_dir_all("/run/sshd").ok();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    for k in ["host_key", "user_key"] {
+        let ok = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(d.join(k))
+            .status()
+            .ok()?;
+        assert!(ok.success());
+    }
+    let home = d.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let user_pub = std::fs::read_to_string(d.join("user_key.pub")).unwrap();
+    std::fs::write(
+        d.join("authorized_keys"),
+        format!("environment=\"HOME={}\" {user_pub}", home.display()),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        d.join("sshd_config"),
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
+PasswordAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin yes\nStrictModes no\nUsePAM no\nMaxSessions 200\nPermitUserEnvironment yes\nLogLevel ERROR\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
+    let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+    std::fs::write(
+        d.join("known_hosts"),
+        format!("[127.0.0.1]:{port} {}\n", key.join(" ")),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("config.toml"),
+        format!(
+            "[hosts.box]\naddress = \"127.0.0.1\"\nport = {port}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
+            d.join("user_key").display(),
+            d.join("known_hosts").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("/usr/sbin/sshd")
+        .arg("-D")
+        .arg("-f")
+        .arg(d.join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(Sshd { child, dir, port })
+}
+
+async fn ssh(z: &Sizes) {
+    println!("\n## 7. SSH executor on loopback, next to the local executor");
+    let Some(sshd) = sshd() else {
+        println!("skipped: no /usr/sbin/sshd (apt-get install openssh-server)");
+        return;
+    };
+    let _ = sshd.port;
+    let config = sshd.dir.path().join("config.toml");
+    let s = Server::start(&["--config", config.to_str().unwrap()]).await;
+    s.call(
+        "execute",
+        json!({"command": "true", "host": "box", "wait": 30}),
+    )
+    .await;
+    let n = z.starts.min(100);
+    let bytes: u64 = if z.round_trips < 100 {
+        8 << 20
+    } else {
+        512 << 20
+    };
+    println!("| | local | ssh |");
+    println!("|---|---|---|");
+    let mut lat = [Vec::new(), Vec::new()];
+    for (i, host) in ["local", "box"].iter().enumerate() {
+        for _ in 0..n {
+            let t = Instant::now();
+            let r = s
+                .call(
+                    "execute",
+                    json!({"command": "true", "host": host, "wait": 30}),
+                )
+                .await;
+            lat[i].push(t.elapsed());
+            assert_eq!(r["state"], "exited");
+        }
+    }
+    println!(
+        "| `execute` of `true` until exited, p50 | {} | {} |",
+        us(pct(lat[0].clone(), 0.5)),
+        us(pct(lat[1].clone(), 0.5))
+    );
+    let mut rate = [0.0; 2];
+    for (i, host) in ["local", "box"].iter().enumerate() {
+        let t = Instant::now();
+        let r = s
+            .call(
+                "execute",
+                json!({"command": format!("head -c {bytes} /dev/zero"), "host": host, "wait": 600}),
+            )
+            .await;
+        assert_eq!(r["output"]["total_bytes"], bytes);
+        rate[i] = bytes as f64 / t.elapsed().as_secs_f64() / (1 << 20) as f64;
+    }
+    println!(
+        "| capture of {} (MB/s) | {:.0} | {:.0} |",
+        mib(bytes),
+        rate[0],
+        rate[1]
+    );
+}
+
 fn policy(z: &Sizes) {
     println!("\n## 6. Policy check");
     let p = policies::Policy::from_toml(
@@ -560,6 +707,9 @@ fn main() {
         }
         if want("reads") {
             reads(z).await;
+        }
+        if want("ssh") {
+            ssh(z).await;
         }
     });
     if want("policy") {

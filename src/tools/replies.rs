@@ -122,7 +122,8 @@ impl JobStatus {
         let summary = match &phase {
             Phase::Queued => "queued, waiting for a free slot".to_string(),
             Phase::Running { started, pid: p } => {
-                pid = *p;
+                // A remote job's id (its process group) is only known once it has started.
+                pid = p.or_else(|| job.process().and_then(|pr| pr.pid()));
                 started_at = Some(started.wall.to_rfc3339());
                 format!("running for {}", secs_text(started.mono.elapsed()))
             }

@@ -241,10 +241,7 @@ pub async fn wait_jobs(
         progress.tick(jobs).await;
         let wake = deadline.min(progress.due());
         tokio::select! {
-            _ = futures::future::select_all(wakers) => {
-                // Output arrives in bursts: batch the rescans.
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            _ = futures::future::select_all(wakers) => {}
             () = tokio::time::sleep_until(wake) => {}
             () = ct.cancelled() => {}
         }
