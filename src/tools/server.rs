@@ -361,23 +361,6 @@ input. A cancelled call returns at once; the job keeps running.",
     ) -> CallToolResult {
         guarded(async {
             let job = self.job(&p.job_id)?;
-            let process = match (job.phase(), job.process()) {
-                (Phase::Running { .. }, Some(process)) => process,
-                (Phase::Queued, _) => {
-                    return Err(format!(
-                        "job {} is still queued and has no stdin yet; `wait` for it to start",
-                        job.id
-                    ));
-                }
-                (phase, _) => {
-                    return Err(format!(
-                        "job {} is not running ({}), so it takes no input; read what it printed \
-with `output` or `tail`",
-                        job.id,
-                        phase.name().as_str()
-                    ));
-                }
-            };
             if !job.stdin_allowed() {
                 let reason = format!(
                     "the policy does not let job {} take input on stdin (input to a running \
@@ -398,6 +381,23 @@ program is code too; the policy must allow it with `stdin = true`)",
                 });
                 return Err(reason);
             }
+            let process = match (job.phase(), job.process()) {
+                (Phase::Running { .. }, Some(process)) => process,
+                (Phase::Queued, _) => {
+                    return Err(format!(
+                        "job {} is still queued and has no stdin yet; `wait` for it to start",
+                        job.id
+                    ));
+                }
+                (phase, _) => {
+                    return Err(format!(
+                        "job {} is not running ({}), so it takes no input; read what it printed \
+with `output` or `tail`",
+                        job.id,
+                        phase.name().as_str()
+                    ));
+                }
+            };
             if !process.accepts_stdin() {
                 return Err(format!(
                     "job {}'s stdin is closed (it was started with `stdin` and no \
