@@ -101,6 +101,12 @@ pub struct HostFile {
     /// Seconds between keepalives; a dead connection is noticed within about twice this
     /// (default 5).
     pub keepalive: Option<f64>,
+    /// A policy file for this host only (instead of the server's).
+    pub policy: Option<PathBuf>,
+    /// Jobs at once on this host.
+    pub max_concurrent: Option<usize>,
+    /// Longest `timeout` a job on this host may ask for, in seconds.
+    pub max_timeout: Option<f64>,
 }
 
 /// `~/x` → `$HOME/x`.

@@ -1,7 +1,7 @@
 //! Serving: set up the state directory, the guardian, the executors and the JobManager, serve
 //! MCP over stdio, and on the way out kill every job and wait for them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::audit::AuditLog;
 use crate::config::{ConfigFile, Limits};
 use crate::jobs::JobManager;
+use crate::jobs::manager::HostRules;
 use crate::tools::JobServer;
 use policies::Policy;
 
@@ -149,19 +150,47 @@ fn manager(
         Arc::new(LocalExecutor::new().context("cannot start the local executor")?);
     let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
     executors.insert("local".into(), local);
+    let mut host_rules = HashMap::new();
     for (name, host) in &file.hosts {
         anyhow::ensure!(name != "local", "a host cannot be called `local`");
         let resolved = host.resolve(name)?;
         executors.insert(name.clone(), Arc::new(SshExecutor::new(resolved)));
+        let policy = match &host.policy {
+            Some(p) => {
+                let p = match (p.is_relative(), config_path.and_then(Path::parent)) {
+                    (true, Some(dir)) => dir.join(p),
+                    _ => p.clone(),
+                };
+                Some(Arc::new(Policy::load(&p).map_err(|e| {
+                    anyhow::anyhow!("bad policy for host {name}: {e}")
+                })?))
+            }
+            None => None,
+        };
+        let max_timeout = host
+            .max_timeout
+            .map(|t| {
+                Duration::try_from_secs_f64(t).map_err(|_| {
+                    anyhow::anyhow!("hosts.{name}.max_timeout must be a number of seconds")
+                })
+            })
+            .transpose()?;
+        host_rules.insert(
+            name.clone(),
+            HostRules {
+                policy,
+                max_concurrent: host.max_concurrent,
+                max_timeout,
+            },
+        );
     }
-    let unavailable: BTreeMap<String, String> = BTreeMap::new();
     Ok(JobManager::new(
         limits,
         policy,
         audit,
         state.jobs.clone(),
         executors,
-        unavailable,
+        host_rules,
         instance.to_string(),
     ))
 }

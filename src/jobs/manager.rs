@@ -72,14 +72,27 @@ struct Vetted {
     cwd: PathBuf,
 }
 
+/// What a host's config entry adds: its own policy, and limits.
+#[derive(Default)]
+pub struct HostRules {
+    /// Replaces the server's policy for this host.
+    pub policy: Option<Arc<Policy>>,
+    /// Jobs at once on this host (within the server's limit).
+    pub max_concurrent: Option<usize>,
+    /// Longest `timeout` on this host.
+    pub max_timeout: Option<Duration>,
+}
+
+/// The slots a running job holds: one of the server's, and one of its host's if it has a limit.
+type Permits = (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>);
+
 pub struct JobManager {
     limits: Limits,
+    hosts: HashMap<String, (HostRules, Option<Arc<Semaphore>>)>,
     policy: Arc<Policy>,
     audit: Arc<AuditLog>,
     jobs_dir: PathBuf,
     executors: HashMap<String, Arc<dyn Executor>>,
-    /// Hosts named in the config but without a working executor, with the reason.
-    unavailable: BTreeMap<String, String>,
     jobs: Mutex<BTreeMap<JobId, Arc<Job>>>,
     next_id: AtomicU64,
     slots: Arc<Semaphore>,
@@ -97,7 +110,7 @@ impl JobManager {
         audit: Arc<AuditLog>,
         jobs_dir: PathBuf,
         executors: HashMap<String, Arc<dyn Executor>>,
-        unavailable: BTreeMap<String, String>,
+        hosts: HashMap<String, HostRules>,
         instance: String,
     ) -> Self {
         // The policy can only tighten the server's limits.
@@ -117,13 +130,22 @@ impl JobManager {
             limits.default_timeout = Some(d.min(limits.max_timeout));
         }
         let slots = Arc::new(Semaphore::new(limits.max_concurrent));
+        let hosts = hosts
+            .into_iter()
+            .map(|(name, rules)| {
+                let slots = rules
+                    .max_concurrent
+                    .map(|n| Arc::new(Semaphore::new(n.max(1))));
+                (name, (rules, slots))
+            })
+            .collect();
         Self {
             limits,
+            hosts,
             policy,
             audit,
             jobs_dir,
             executors,
-            unavailable,
             jobs: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             slots,
@@ -188,17 +210,40 @@ impl JobManager {
         self.retain();
         let _ = self.listing.send(());
 
-        match Arc::clone(&self.slots).try_acquire_owned() {
-            Ok(permit) => self.start(Arc::clone(&job), executor, permit).await,
-            Err(_) => {
+        let host_slots = self
+            .hosts
+            .get(&job.request.host)
+            .and_then(|(_, s)| s.clone());
+        let now = match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(global) => match &host_slots {
+                None => Some((global, None)),
+                Some(h) => Arc::clone(h)
+                    .try_acquire_owned()
+                    .ok()
+                    .map(|p| (global, Some(p))),
+            },
+            Err(_) => None,
+        };
+        match now {
+            Some(permits) => self.start(Arc::clone(&job), executor, permits).await,
+            None => {
                 let manager = Arc::clone(self);
                 let queued = Arc::clone(&job);
                 tokio::spawn(async move {
                     let slots = Arc::clone(&manager.slots);
+                    let acquire = async move {
+                        // The host's slot first: waiting for it must not hold a server slot.
+                        let host = match host_slots {
+                            Some(h) => Some(h.acquire_owned().await.ok()?),
+                            None => None,
+                        };
+                        let global = slots.acquire_owned().await.ok()?;
+                        Some((global, host))
+                    };
                     tokio::select! {
-                        permit = slots.acquire_owned() => {
-                            if let Ok(permit) = permit && !queued.is_ended() {
-                                manager.start(queued, executor, permit).await;
+                        permits = acquire => {
+                            if let Some(permits) = permits && !queued.is_ended() {
+                                manager.start(queued, executor, permits).await;
                             }
                         }
                         () = queued.ended() => {}
@@ -265,7 +310,8 @@ impl JobManager {
         };
         let env: Vec<(String, String)> =
             r.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let verdict = self.policy.check(&CheckRequest {
+        let policy = self.policy_for(&r.host);
+        let verdict = policy.check(&CheckRequest {
             command: &r.command,
             host: &r.host,
             cwd: Some(&cwd),
@@ -281,7 +327,8 @@ impl JobManager {
                     .into(),
             );
         }
-        if let (Some(t), Some(max)) = (r.timeout, self.policy.limits.max_timeout)
+        let host_max = self.hosts.get(&r.host).and_then(|(h, _)| h.max_timeout);
+        if let (Some(t), Some(max)) = (r.timeout, policy.limits.max_timeout.or(host_max))
             && t > max
         {
             reasons.push(format!(
@@ -308,10 +355,20 @@ impl JobManager {
                 reasons.join("; ")
             )));
         }
-        let clear_env = self.policy.env_pass.is_some();
+        if let (Some(t), Some(max)) = (r.timeout, host_max)
+            && t > max
+        {
+            return Err(JobError::BadRequest(format!(
+                "`timeout` {}s exceeds host {}'s maximum of {}s",
+                t.as_secs_f64(),
+                r.host,
+                max.as_secs_f64()
+            )));
+        }
+        let clear_env = policy.env_pass.is_some();
         let mut job_env: Vec<(String, String)> = Vec::new();
         if clear_env {
-            job_env.extend(std::env::vars().filter(|(k, _)| self.policy.passes_env(k)));
+            job_env.extend(std::env::vars().filter(|(k, _)| policy.passes_env(k)));
         }
         job_env.extend(env);
         Ok(Vetted {
@@ -329,9 +386,17 @@ impl JobManager {
         self.listing.subscribe()
     }
 
-    /// The policy in force.
+    /// The policy in force (the server's).
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The policy for jobs on `host`: the host's own, if its config names one.
+    pub fn policy_for(&self, host: &str) -> &Policy {
+        self.hosts
+            .get(host)
+            .and_then(|(h, _)| h.policy.as_deref())
+            .unwrap_or(&self.policy)
     }
 
     /// The audit log.
@@ -343,13 +408,7 @@ impl JobManager {
         if let Some(e) = self.executors.get(host) {
             return Ok(Arc::clone(e));
         }
-        if let Some(reason) = self.unavailable.get(host) {
-            return Err(JobError::BadRequest(format!(
-                "host {host:?} cannot run jobs: {reason}"
-            )));
-        }
         let mut names: Vec<&str> = self.executors.keys().map(String::as_str).collect();
-        names.extend(self.unavailable.keys().map(String::as_str));
         names.sort_unstable();
         Err(JobError::UnknownHost {
             host: host.to_string(),
@@ -357,12 +416,7 @@ impl JobManager {
         })
     }
 
-    async fn start(
-        self: &Arc<Self>,
-        job: Arc<Job>,
-        executor: Arc<dyn Executor>,
-        permit: OwnedSemaphorePermit,
-    ) {
+    async fn start(self: &Arc<Self>, job: Arc<Job>, executor: Arc<dyn Executor>, permit: Permits) {
         let r = &job.request;
         let (clear_env, env) = job.environment();
         let spec = JobSpec {

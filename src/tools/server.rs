@@ -681,7 +681,7 @@ without running it: every program the command would run, and the rule that decid
         guarded(async {
             let host = p.host.unwrap_or_else(|| "local".into());
             let cwd = p.cwd.map(PathBuf::from);
-            let policy = self.manager.policy();
+            let policy = self.manager.policy_for(&host);
             let v = policy.check(&CheckRequest {
                 command: &p.command,
                 host: &host,

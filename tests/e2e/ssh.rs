@@ -125,7 +125,18 @@ PermitUserEnvironment yes\nLogLevel ERROR\n",
                 self.path(known).display()
             )
         };
-        let text = host("box", "user_key", "known_hosts")
+        std::fs::write(
+            self.path("limited-policy.toml"),
+            "default = \"allow\"\ndeny = [\"rm\"]\n",
+        )
+        .unwrap();
+        let limited = host("limited", "user_key", "known_hosts")
+            + &format!(
+                "policy = \"{}\"\nmax_concurrent = 1\nmax_timeout = 60\n\n",
+                self.path("limited-policy.toml").display()
+            );
+        let text = limited
+            + &host("box", "user_key", "known_hosts")
             + &host("badkey", "stranger_key", "known_hosts")
             + &host("changed", "user_key", "wrong_known_hosts")
             + &host("unknown", "user_key", "empty_known_hosts");
@@ -349,4 +360,54 @@ async fn fifty_remote_jobs_over_one_connection() {
         })
         .count();
     assert!(sessions <= 1, "{sessions} SSH connections for one host");
+}
+
+#[tokio::test]
+async fn a_host_can_have_its_own_policy_and_limits() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, 5.0).await;
+    let e = s
+        .err(
+            "execute",
+            json!({"command": "rm -f /tmp/nothing-here", "host": "limited"}),
+        )
+        .await;
+    assert!(e.contains("refused by the policy"), "{e}");
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "rm -f /tmp/nothing-here", "wait": 10}),
+        )
+        .await;
+    assert_eq!(
+        r["state"], "exited",
+        "the host's policy does not apply to other hosts"
+    );
+    let e = s
+        .err(
+            "execute",
+            json!({"command": "sleep 1", "host": "limited", "timeout": 600}),
+        )
+        .await;
+    assert!(e.contains("maximum"), "{e}");
+    let first = s
+        .start_job(json!({"command": "sleep 30", "host": "limited"}))
+        .await;
+    let second = s
+        .ok(
+            "execute",
+            json!({"command": "echo second", "host": "limited"}),
+        )
+        .await;
+    assert_eq!(second["state"], "queued", "one job at a time on this host");
+    let other = s
+        .ok(
+            "execute",
+            json!({"command": "echo other", "host": "box", "wait": 20}),
+        )
+        .await;
+    assert_eq!(other["state"], "exited", "other hosts are not held up");
+    s.ok("kill", json!({"job_id": first})).await;
+    let st = s.wait_end(second["job_id"].as_str().unwrap(), 20).await;
+    assert_eq!(st["state"], "exited");
 }
