@@ -486,100 +486,27 @@ async fn reads(z: &Sizes) {
     );
 }
 
-/// A private sshd on loopback (as in the tests), for the SSH section.
-struct Sshd {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sshd() -> Option<Sshd> {
-    if !Path::new("/usr/sbin/sshd").exists() {
-        return None;
-    }
-    std::fs::create_dir_all("/run/sshd").ok();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_owned();
-    for k in ["host_key", "user_key"] {
-        let ok = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(d.join(k))
-            .status()
-            .ok()?;
-        assert!(ok.success());
-    }
-    let home = d.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let user_pub = std::fs::read_to_string(d.join("user_key.pub")).unwrap();
-    std::fs::write(
-        d.join("authorized_keys"),
-        format!("environment=\"HOME={}\" {user_pub}", home.display()),
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    std::fs::write(
-        d.join("sshd_config"),
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
-PasswordAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin yes\nStrictModes no\nUsePAM no\nMaxSessions 200\nPermitUserEnvironment yes\nLogLevel ERROR\n",
-            d = d.display()
-        ),
-    )
-    .unwrap();
-    let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
-    let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
-    std::fs::write(
-        d.join("known_hosts"),
-        format!("[127.0.0.1]:{port} {}\n", key.join(" ")),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("config.toml"),
-        format!(
-            "[hosts.box]\naddress = \"127.0.0.1\"\nport = {port}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
-            d.join("user_key").display(),
-            d.join("known_hosts").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("/usr/sbin/sshd")
-        .arg("-D")
-        .arg("-f")
-        .arg(d.join("sshd_config"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(Sshd { child, dir, port })
-}
+#[path = "../tests/fixtures/sshd.rs"]
+mod sshd_fixture;
 
 async fn ssh(z: &Sizes) {
     println!("\n## 7. SSH executor on loopback, next to the local executor");
-    let Some(sshd) = sshd() else {
+    if !Path::new("/usr/sbin/sshd").exists() {
         println!("skipped: no /usr/sbin/sshd (apt-get install openssh-server)");
         return;
-    };
-    let _ = sshd.port;
-    let config = sshd.dir.path().join("config.toml");
+    }
+    let sshd = sshd_fixture::Sshd::start();
+    let config = sshd.path("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hosts.box]\naddress = \"127.0.0.1\"\nport = {}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
+            sshd.port,
+            sshd.path("user_key").display(),
+            sshd.path("known_hosts").display()
+        ),
+    )
+    .unwrap();
     let s = Server::start(&["--config", config.to_str().unwrap()]).await;
     s.call(
         "execute",

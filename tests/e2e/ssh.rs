@@ -1,179 +1,51 @@
 //! The SSH executor against a real OpenSSH server on loopback, started here on a free port with
 //! its own host and user keys (nothing system-wide changes).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::support::*;
 
-const SSHD: &str = "/usr/sbin/sshd";
+#[path = "../fixtures/sshd.rs"]
+mod fixture;
 
-/// A private sshd, killed (with its connections) on drop.
-struct Sshd {
-    dir: tempfile::TempDir,
-    port: u16,
-    pid: i32,
-    child: std::process::Child,
-}
+use fixture::Sshd;
 
-fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .expect("ssh-keygen (package openssh-client) is needed for the SSH tests");
-    assert!(ok.success());
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Sshd {
-    fn start() -> Self {
-        assert!(
-            Path::new(SSHD).exists(),
-            "{SSHD} is missing: install openssh-server (apt-get install openssh-server); .ci/run does"
+/// A config file with hosts: `box` (good), `badkey` (key not authorized), `changed` (wrong
+/// host key), `unknown` (host key not known).
+fn config(sshd: &Sshd, keepalive: f64) -> PathBuf {
+    let host = |name: &str, key: &str, known: &str| {
+        format!(
+            "[hosts.{name}]\naddress = \"127.0.0.1\"\nport = {}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nkeepalive = {keepalive}\nconnect_timeout = 5\n\n",
+            sshd.port,
+            sshd.path(key).display(),
+            sshd.path(known).display()
+        )
+    };
+    std::fs::write(
+        sshd.path("limited-policy.toml"),
+        "default = \"allow\"\ndeny = [\"rm\"]\n",
+    )
+    .unwrap();
+    let limited = host("limited", "user_key", "known_hosts")
+        + &format!(
+            "policy = \"{}\"\nmax_concurrent = 1\nmax_timeout = 60\n\n",
+            sshd.path("limited-policy.toml").display()
         );
-        std::fs::create_dir_all("/run/sshd").ok();
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        keygen(&d.join("host_key"));
-        keygen(&d.join("user_key"));
-        keygen(&d.join("stranger_key"));
-        // The remote login shell would read root's own startup files (which on a developer
-        // machine may do slow things, like rehashing pyenv under a lock): give the test
-        // sessions a clean home instead.
-        let home = d.join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        let user_pub = std::fs::read_to_string(d.join("user_key.pub")).unwrap();
-        std::fs::write(
-            d.join("authorized_keys"),
-            format!("environment=\"HOME={}\" {user_pub}", home.display()),
-        )
-        .unwrap();
-        let port = free_port();
-        std::fs::write(
-            d.join("sshd_config"),
-            format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
-AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-PubkeyAuthentication yes\nPermitRootLogin yes\nStrictModes no\nUsePAM no\nMaxSessions 200\n\
-PermitUserEnvironment yes\nLogLevel ERROR\n",
-                d = d.display()
-            ),
-        )
-        .unwrap();
-        let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
-        let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
-        std::fs::write(
-            d.join("known_hosts"),
-            format!("[127.0.0.1]:{port} {}\n", key.join(" ")),
-        )
-        .unwrap();
-        // A known_hosts naming another key for this address.
-        let other = std::fs::read_to_string(d.join("stranger_key.pub")).unwrap();
-        let other: Vec<&str> = other.split_whitespace().take(2).collect();
-        std::fs::write(
-            d.join("wrong_known_hosts"),
-            format!("[127.0.0.1]:{port} {}\n", other.join(" ")),
-        )
-        .unwrap();
-        std::fs::write(d.join("empty_known_hosts"), "").unwrap();
-        let child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-f")
-            .arg(d.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            dir,
-            port,
-            pid,
-            child,
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// A config file with hosts: `box` (good), `badkey` (key not authorized), `changed` (wrong
-    /// host key), `unknown` (host key not known).
-    fn config(&self, keepalive: f64) -> PathBuf {
-        let host = |name: &str, key: &str, known: &str| {
-            format!(
-                "[hosts.{name}]\naddress = \"127.0.0.1\"\nport = {}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nkeepalive = {keepalive}\nconnect_timeout = 5\n\n",
-                self.port,
-                self.path(key).display(),
-                self.path(known).display()
-            )
-        };
-        std::fs::write(
-            self.path("limited-policy.toml"),
-            "default = \"allow\"\ndeny = [\"rm\"]\n",
-        )
-        .unwrap();
-        let limited = host("limited", "user_key", "known_hosts")
-            + &format!(
-                "policy = \"{}\"\nmax_concurrent = 1\nmax_timeout = 60\n\n",
-                self.path("limited-policy.toml").display()
-            );
-        let text = limited
-            + &host("box", "user_key", "known_hosts")
-            + &host("badkey", "stranger_key", "known_hosts")
-            + &host("changed", "user_key", "wrong_known_hosts")
-            + &host("unknown", "user_key", "empty_known_hosts");
-        let path = self.path("config.toml");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    /// Kills the server and every connection it serves.
-    fn kill(&self) {
-        let children = std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| {
-                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-                let ppid: i32 = stat.rsplit(") ").next()?.split(' ').nth(1)?.parse().ok()?;
-                (ppid == self.pid).then_some(pid)
-            });
-        for pid in children.collect::<Vec<_>>() {
-            // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        // SAFETY: as above.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = self.child.wait();
-    }
+    let text = limited
+        + &host("box", "user_key", "known_hosts")
+        + &host("badkey", "stranger_key", "known_hosts")
+        + &host("changed", "user_key", "wrong_known_hosts")
+        + &host("unknown", "user_key", "empty_known_hosts");
+    let path = sshd.path("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 async fn server(sshd: &Sshd, keepalive: f64) -> Server {
-    let config = sshd.config(keepalive);
+    let config = config(sshd, keepalive);
     Server::start_with(&["--config", config.to_str().unwrap()]).await
 }
 
