@@ -36,3 +36,25 @@ async fn two_hundred_jobs_at_once() {
         assert_eq!(out["text"], format!("job-{i}\ndone-{i}\n"));
     }
 }
+
+/// Ended jobs hold no file descriptors: a long-running server must not run out of them.
+#[tokio::test]
+async fn ended_jobs_hold_no_descriptors() {
+    let s = Server::start().await;
+    let fds = || std::fs::read_dir(format!("/proc/{}/fd", s.pid)).map_or(0, |d| d.count());
+    let before = fds();
+    let mut ids = Vec::new();
+    for i in 0..300 {
+        ids.push(s.start_job(json!({"command": format!("echo {i}")})).await);
+    }
+    s.ok("wait", json!({"job_ids": ids, "timeout": 60, "lines": 0}))
+        .await;
+    let after = fds();
+    assert!(
+        after < before + 20,
+        "descriptors grew from {before} to {after} over 300 ended jobs"
+    );
+    // Their output is still readable (the log is reopened on demand).
+    let out = s.ok("output", json!({"job_id": ids[150]})).await;
+    assert_eq!(out["text"], "150\n");
+}

@@ -139,11 +139,18 @@ impl LocalExecutor {
         };
 
         let exit = registered.exit;
+        let stdin = Arc::new(tokio::sync::Mutex::new(stdin.map(Arc::new)));
+        let has_stdin = Arc::new(AtomicBool::new(spec.stdin || spec.pty));
+        let (stdin_at_exit, has_stdin_at_exit) = (Arc::clone(&stdin), Arc::clone(&has_stdin));
         let outcome: BoxFuture<'static, Outcome> = Box::pin(async move {
             let info = match exit.await {
                 Ok(info) => info,
                 Err(_) => return Outcome::Lost("the reaper stopped".into()),
             };
+            // The job is over: close our end of its stdin now, not when the (possibly long
+            // retained) job is forgotten — one descriptor per ended job would add up.
+            has_stdin_at_exit.store(false, Ordering::SeqCst);
+            stdin_at_exit.lock().await.take();
             let _ = tokio::time::timeout(DRAIN_GRACE, pump).await;
             Outcome::Exited(info)
         });
@@ -151,8 +158,8 @@ impl LocalExecutor {
             pid,
             tag: spec.tag,
             exited: registered.exited,
-            stdin: tokio::sync::Mutex::new(stdin.map(Arc::new)),
-            has_stdin: AtomicBool::new(spec.stdin || spec.pty),
+            stdin,
+            has_stdin,
             kill_lock: tokio::sync::Mutex::new(()),
         });
         Ok(Spawned { process, outcome })
@@ -239,8 +246,8 @@ struct LocalProcess {
     /// Raised by the reaper just before the leader is reaped: from then on its pid (and so the
     /// job's pgid) may be reused, and only the tag identifies the job's processes.
     exited: Arc<AtomicBool>,
-    stdin: tokio::sync::Mutex<Option<Arc<fdio::Writer>>>,
-    has_stdin: AtomicBool,
+    stdin: Arc<tokio::sync::Mutex<Option<Arc<fdio::Writer>>>>,
+    has_stdin: Arc<AtomicBool>,
     /// One kill at a time per job; a second caller waits for the first to finish.
     kill_lock: tokio::sync::Mutex<()>,
 }
