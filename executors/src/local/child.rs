@@ -26,6 +26,8 @@ pub(crate) struct Prepared {
     /// Descriptors to become the child's 0, 1 and 2.
     stdio: [RawFd; 3],
     pty: bool,
+    /// Signals to set back to their default action.
+    reset: Vec<libc::c_int>,
     parent: libc::pid_t,
     /// Write end of a close-on-exec pipe: the child writes `errno` there if `exec` fails.
     err_w: RawFd,
@@ -49,6 +51,7 @@ impl Prepared {
         cwd: Option<&Path>,
         stdio: [RawFd; 3],
         pty: bool,
+        ignored: &[i32],
     ) -> io::Result<Self> {
         let program = cstring(program.as_os_str().as_bytes())?;
         let mut argv = vec![program.clone()];
@@ -80,11 +83,27 @@ impl Prepared {
             cwd: cwd.map(|c| cstring(c.as_os_str().as_bytes())).transpose()?,
             stdio,
             pty,
+            reset: ignored.to_vec(),
             // SAFETY: getpid has no preconditions.
             parent: unsafe { libc::getpid() },
             err_w: -1,
         })
     }
+}
+
+/// The signals this process ignores (their SIG_IGN would survive into a job).
+pub(crate) fn ignored_signals() -> Vec<i32> {
+    (1..libc::SIGRTMIN())
+        .filter(|sig| *sig != libc::SIGKILL && *sig != libc::SIGSTOP)
+        .filter(|sig| {
+            // SAFETY: sigaction only writes to `old`, a valid, zeroed struct.
+            unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(*sig, std::ptr::null(), &mut old) == 0
+                    && old.sa_sigaction == libc::SIG_IGN
+            }
+        })
+        .collect()
 }
 
 /// Size of the stack the child runs on until `exec`.
@@ -155,10 +174,9 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        for sig in 1..libc::SIGRTMIN() {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
+        // Handled signals are reset by exec; ignored ones (Rust ignores SIGPIPE) are not.
+        for sig in &p.reset {
+            libc::signal(*sig, libc::SIG_DFL);
         }
         if p.pty {
             if libc::setsid() < 0 {

@@ -42,6 +42,11 @@ const PTY_COLS: u16 = 200;
 pub struct LocalExecutor {
     shell: PathBuf,
     reaper: Arc<reaper::Reaper>,
+    /// The server's environment, read once: reading it per job is a measurable part of a
+    /// spawn, and the server never changes it.
+    base_env: Vec<(OsString, OsString)>,
+    /// Signals the server ignores (SIG_IGN survives `exec`, so the child resets them).
+    ignored: Vec<i32>,
 }
 
 impl LocalExecutor {
@@ -56,6 +61,8 @@ impl LocalExecutor {
         Ok(Self {
             shell,
             reaper: reaper::global()?,
+            base_env: std::env::vars_os().filter(|(k, _)| k != TAG_VAR).collect(),
+            ignored: child::ignored_signals(),
         })
     }
 
@@ -64,8 +71,10 @@ impl LocalExecutor {
         let mut env: Vec<(OsString, OsString)> = if spec.clear_env {
             Vec::new()
         } else {
-            std::env::vars_os()
-                .filter(|(k, _)| k != TAG_VAR && !spec.env.iter().any(|(n, _)| OsStr::new(n) == k))
+            self.base_env
+                .iter()
+                .filter(|(k, _)| !spec.env.iter().any(|(n, _)| OsStr::new(n) == k))
+                .cloned()
                 .collect()
         };
         env.extend(
@@ -116,6 +125,7 @@ impl LocalExecutor {
                 child_stdio[2].as_raw_fd(),
             ],
             spec.pty,
+            &self.ignored,
         )?;
         let registered = self.reaper.spawn(|| child::spawn(prepared))?;
         // The child has its copies: closing ours lets the job see end-of-file on stdin when we

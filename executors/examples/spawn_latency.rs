@@ -1,0 +1,50 @@
+//! Spawn latency of the local executor against `std::process::Command` (posix_spawn).
+//! `cargo run --release -p executors --example spawn_latency`
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use executors::local::LocalExecutor;
+use executors::{Executor, JobSpec, OutputSink, Stream};
+
+struct Null;
+impl OutputSink for Null {
+    fn append(&self, _: Stream, _: &[u8]) {}
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let ex = LocalExecutor::new().unwrap();
+    let mut std_t = Vec::new();
+    let mut ours = Vec::new();
+    for i in 0..400 {
+        let t = Instant::now();
+        let mut c = std::process::Command::new("/bin/bash")
+            .arg("-c")
+            .arg("sleep 0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std_t.push(t.elapsed());
+        let _ = c.wait();
+        let spec = JobSpec {
+            command: "sleep 0".into(),
+            stdin: true,
+            tag: format!("bench:{i}"),
+            ..JobSpec::default()
+        };
+        let t = Instant::now();
+        let s = ex.spawn(spec, Arc::new(Null)).await.unwrap();
+        ours.push(t.elapsed());
+        s.outcome.await;
+    }
+    std_t.sort();
+    ours.sort();
+    println!(
+        "std posix_spawn p50 {:?}  ours p50 {:?}",
+        std_t[200], ours[200]
+    );
+}
