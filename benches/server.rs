@@ -241,7 +241,8 @@ async fn starts(z: &Sizes) {
         let t = Instant::now();
         let r = s.call("execute", json!({"command": "sleep 0"})).await;
         exec.push(t.elapsed());
-        assert_eq!(r["state"], "running");
+        // `sleep 0` may already have ended by the time the reply is written.
+        assert!(r["state"] == "running" || r["state"] == "exited", "{r}");
         ids.push(r["job_id"].as_str().unwrap().to_string());
     }
     s.wait_all(&ids).await;
