@@ -231,6 +231,11 @@ impl OutputStore {
         self.lock().read(start, end)
     }
 
+    /// Like [`OutputStore::read`], appending to `out`; returns where the appended bytes start.
+    pub fn read_into(&self, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<u64> {
+        self.lock().read_into(start, end, out)
+    }
+
     /// Number of newlines of `select` before position `pos` (for line numbers).
     pub fn lines_before(&self, pos: u64, select: Select) -> io::Result<u64> {
         let (anchor, forward) = self.lock().line_anchor(pos);
@@ -509,6 +514,15 @@ impl Inner {
     }
 
     fn read(&self, start: u64, end: u64) -> io::Result<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        let got = self.read_into(start, end, &mut out)?;
+        Ok((got, out))
+    }
+
+    /// Appends stored bytes `[start, end)` to `out` (see [`OutputStore::read`]); returns where
+    /// they start. Appending to a reused buffer spares an allocation and its page faults per
+    /// read, which a scan over a big log would otherwise pay at every step.
+    fn read_into(&self, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<u64> {
         let end = end.min(self.total);
         let start = if start >= self.head_end() {
             start.max(self.tail_start())
@@ -516,7 +530,7 @@ impl Inner {
             start
         };
         if start >= end {
-            return Ok((start, Vec::new()));
+            return Ok(start);
         }
         let len = usize::try_from(end - start).map_err(io::Error::other)?;
         let ring_len = self.ring.as_ref().map_or(0, |r| r.occupied_len() as u64);
@@ -526,13 +540,15 @@ impl Inner {
             let (a, b) = ring.as_slices();
             let skip =
                 usize::try_from(start - (self.total - ring_len)).map_err(io::Error::other)?;
-            let mut out = Vec::with_capacity(len);
+            let base = out.len();
+            out.reserve(len);
             if skip < a.len() {
                 out.extend_from_slice(&a[skip..(skip + len).min(a.len())]);
             }
             let from_b = skip.saturating_sub(a.len());
-            out.extend_from_slice(&b[from_b..(from_b + len - out.len()).min(b.len())]);
-            return Ok((start, out));
+            let have = out.len() - base;
+            out.extend_from_slice(&b[from_b..(from_b + len - have).min(b.len())]);
+            return Ok(start);
         }
         if self.removed {
             return Err(io::Error::other("the job's log was deleted"));
@@ -545,18 +561,27 @@ impl Inner {
                 &reopened
             }
         };
-        let mut out = vec![0; len];
+        let base = out.len();
+        out.resize(base + len, 0);
+        let dest = &mut out[base..];
         let off = self.file_offset(start);
         let first = if start < self.head_cap {
             len
         } else {
             len.min(usize::try_from(self.head_cap + self.tail_cap - off).unwrap_or(usize::MAX))
         };
-        file.read_exact_at(&mut out[..first], off)?;
-        if first < len {
-            file.read_exact_at(&mut out[first..], self.head_cap)?;
+        let read = file.read_exact_at(&mut dest[..first], off).and_then(|()| {
+            if first < len {
+                file.read_exact_at(&mut dest[first..], self.head_cap)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = read {
+            out.truncate(base);
+            return Err(e);
         }
-        Ok((start, out))
+        Ok(start)
     }
 
     /// A checkpoint to count lines from: the last one at or before `pos` whose distance to `pos`

@@ -343,10 +343,10 @@ pub fn grep(
                     known = true;
                 }
                 Piece::Data { start, end, tag } if wants(select, tag) => {
-                    let (got, data) = store.read(start, end)?;
+                    let at = buf.len();
+                    let got = store.read_into(start, end, &mut buf)?;
                     omitted += got - start;
-                    map.push(buf.len(), got);
-                    buf.extend_from_slice(&data);
+                    map.push(at, got);
                 }
                 Piece::Data { tag, start, end } => {
                     if tag == Tag::Mixed {
@@ -422,9 +422,9 @@ pub fn grep(
         if full {
             break;
         }
-        let rest = buf.split_off(done_to);
+        // Keep the partial last line, and the buffer's memory for the next window.
+        buf.drain(..done_to);
         map = map.shift(done_to, next);
-        buf = rest;
         if buf.len() > MAX_LINE {
             // A line too long to hold: skip its start.
             let drop = buf.len() - MAX_LINE;
