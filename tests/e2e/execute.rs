@@ -245,3 +245,24 @@ async fn tools_publish_schemas_and_annotations() {
         Some(true)
     );
 }
+
+#[tokio::test]
+async fn clean_by_age_and_list_limits() {
+    let s = Server::start().await;
+    for i in 0..5 {
+        s.ok(
+            "execute",
+            json!({"command": format!("echo {i}"), "wait": 10}),
+        )
+        .await;
+    }
+    let l = s.ok("list", json!({"limit": 2})).await;
+    assert_eq!(l["total"], 5);
+    assert_eq!(l["jobs"].as_array().unwrap().len(), 2);
+    let r = s.ok("clean", json!({"older_than": 3600})).await;
+    assert_eq!(r["removed"], json!([]), "nothing ended an hour ago");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = s.ok("clean", json!({"older_than": 1})).await;
+    assert_eq!(r["removed"].as_array().unwrap().len(), 5);
+    assert_eq!(r["remaining"], 0);
+}

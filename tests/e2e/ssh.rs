@@ -283,3 +283,27 @@ async fn a_host_can_have_its_own_policy_and_limits() {
     let st = s.wait_end(second["job_id"].as_str().unwrap(), 20).await;
     assert_eq!(st["state"], "exited");
 }
+
+#[tokio::test]
+async fn a_remote_timeout_kills_the_remote_tree() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, 5.0).await;
+    let mark = Marker::new("remote-timeout");
+    let id = s
+        .start_job(json!({"command": "sleep 1000 & sleep 1000; wait", "host": "box", "timeout": 1, "env": mark.env()}))
+        .await;
+    let st = s.wait_end(&id, 30).await;
+    assert_eq!(st["state"], "timed_out", "{st}");
+    assert!(
+        eventually(Duration::from_secs(5), || mark.alive().is_empty()).await,
+        "left: {:?}",
+        mark.alive()
+    );
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "no-such-command-here", "host": "box", "wait": 20}),
+        )
+        .await;
+    assert_eq!(r["exit_code"], 127, "{r}");
+}
