@@ -307,3 +307,26 @@ async fn a_remote_timeout_kills_the_remote_tree() {
         .await;
     assert_eq!(r["exit_code"], 127, "{r}");
 }
+
+/// A remote job runs in its own session on the host: if the server dies without cleaning up,
+/// the host-side watchdog (fed each job's process group) kills it when the connection goes.
+#[tokio::test]
+async fn remote_jobs_die_with_the_server() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, 5.0).await;
+    let mark = Marker::new("remote-orphan");
+    s.start_job(
+        json!({"command": "sleep 1000 & sleep 1000; wait", "host": "box", "env": mark.env()}),
+    )
+    .await;
+    // The process group id arrives with the job's first stderr line; give it a moment to reach
+    // the watchdog.
+    assert!(eventually(Duration::from_secs(10), || mark.alive().len() >= 3).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.signal(libc::SIGKILL);
+    assert!(
+        eventually(Duration::from_secs(10), || mark.alive().is_empty()).await,
+        "left alive on the host: {:?}",
+        mark.alive()
+    );
+}

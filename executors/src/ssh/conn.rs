@@ -70,6 +70,46 @@ struct Job {
     close_stdin: bool,
     out_done: bool,
     err_done: bool,
+    /// Whether the job's process group was given to the watchdog.
+    watched: bool,
+}
+
+/// A shell on the host that kills the process groups it was told about once its input ends —
+/// that is, once this connection is gone (the server was killed, the network dropped): remote
+/// jobs run in their own sessions and would otherwise outlive the server. `+N` adds group N,
+/// `-N` removes it (the job ended; its id may be reused).
+const WATCHDOG: &str = "exec sh -c 'trap \"\" HUP; g=\" \"; while IFS= read -r l; do case \"$l\" in +*) g=\"$g${l#+} \";; -*) g=$(printf %s \"$g\" | sed \"s/ ${l#-} / /\");; esac; done; for p in $g; do kill -9 -$p 2>/dev/null; done'";
+
+struct Watchdog {
+    channel: ssh2::Channel,
+    pending: Vec<u8>,
+}
+
+impl Watchdog {
+    fn open(session: &Session) -> Option<Self> {
+        let channel = blocking(session, || {
+            let mut ch = session.channel_session()?;
+            ch.exec(WATCHDOG)?;
+            Ok(ch)
+        })
+        .map_err(|e| tracing::warn!("no remote watchdog: {e}"))
+        .ok()?;
+        Some(Self {
+            channel,
+            pending: Vec::new(),
+        })
+    }
+
+    fn flush(&mut self) {
+        while !self.pending.is_empty() {
+            match self.channel.write(&self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                }
+                Err(_) => break,
+            }
+        }
+    }
 }
 
 /// Connects, checks the host key strictly, and authenticates.
@@ -169,6 +209,7 @@ pub(crate) fn run(
     let mut next_id = 0u64;
     let mut last_keepalive = Instant::now();
     let mut buf = vec![0u8; CHUNK];
+    let mut watchdog = Watchdog::open(&session);
     session.set_blocking(false);
     let lost = |jobs: &mut HashMap<u64, Job>, why: &str| {
         for (_, mut j) in jobs.drain() {
@@ -201,6 +242,15 @@ pub(crate) fn run(
             }
         }
         let mut finished = Vec::new();
+        for job in jobs.values_mut() {
+            let pgid = job.pgid.load(Ordering::SeqCst);
+            if !job.watched && pgid > 0 {
+                job.watched = true;
+                if let Some(w) = &mut watchdog {
+                    w.pending.extend_from_slice(format!("+{pgid}\n").as_bytes());
+                }
+            }
+        }
         for (id, job) in jobs.iter_mut() {
             match pump(&session, job, &mut buf) {
                 Ok((moved, done)) => {
@@ -218,11 +268,20 @@ pub(crate) fn run(
         }
         for id in finished {
             if let Some(mut job) = jobs.remove(&id) {
+                if job.watched
+                    && let Some(w) = &mut watchdog
+                {
+                    let pgid = job.pgid.load(Ordering::SeqCst);
+                    w.pending.extend_from_slice(format!("-{pgid}\n").as_bytes());
+                }
                 let info = exit_of(&session, &mut job.channel);
                 if let Some(tx) = job.exit.take() {
                     let _ = tx.send(Outcome::Exited(info));
                 }
             }
+        }
+        if let Some(w) = &mut watchdog {
+            w.flush();
         }
         if last_keepalive.elapsed() >= keepalive {
             last_keepalive = Instant::now();
@@ -303,6 +362,7 @@ fn command(
                             close_stdin: false,
                             out_done: false,
                             err_done: pty,
+                            watched: false,
                         },
                     );
                     let _ = reply.send(Ok(*next_id));

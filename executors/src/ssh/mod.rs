@@ -183,7 +183,7 @@ impl SshProcess {
 
     /// Whether any process of the job's group is left on the host.
     async fn group_alive(&self, pgid: i64) -> Result<bool, String> {
-        Ok(self.exec(format!("kill -0 -- -{pgid} 2>/dev/null")).await? == 0)
+        Ok(self.exec(format!("kill -0 -{pgid} 2>/dev/null")).await? == 0)
     }
 }
 
@@ -243,8 +243,10 @@ impl Process for SshProcess {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             };
             let err = |e: String| ControlError::Signal(e);
+            // Numeric signals and no `--`: dash, a common login shell, refuses both otherwise.
+            let cont = nix::sys::signal::Signal::SIGCONT as i32;
             self.exec(format!(
-                "kill -{signal} -- -{pgid} 2>/dev/null; kill -CONT -- -{pgid} 2>/dev/null; true"
+                "kill -{signal} -{pgid} 2>/dev/null; kill -{cont} -{pgid} 2>/dev/null; true"
             ))
             .await
             .map_err(err)?;
@@ -256,7 +258,7 @@ impl Process for SshProcess {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             for _ in 0..20 {
-                self.exec(format!("kill -KILL -- -{pgid} 2>/dev/null; true"))
+                self.exec(format!("kill -9 -{pgid} 2>/dev/null; true"))
                     .await
                     .map_err(err)?;
                 if !self.group_alive(pgid).await.map_err(err)? {
