@@ -11,7 +11,6 @@ use serde::Serialize;
 /// One decision.
 #[derive(Debug, Serialize)]
 pub struct Record<'a> {
-    pub time: String,
     /// `execute`, `interact` or `check`.
     pub tool: &'a str,
     pub host: &'a str,
@@ -55,9 +54,20 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends a record. A failed write is logged, not fatal: the decision stands.
+    /// Appends a record, stamped with the current time. A failed write is logged, not fatal:
+    /// the decision stands.
     pub fn write(&self, record: &Record<'_>) {
-        let mut line = match serde_json::to_vec(record) {
+        #[derive(Serialize)]
+        struct Stamped<'r, 'a> {
+            time: String,
+            #[serde(flatten)]
+            record: &'r Record<'a>,
+        }
+        let stamped = Stamped {
+            time: chrono::Utc::now().to_rfc3339(),
+            record,
+        };
+        let mut line = match serde_json::to_vec(&stamped) {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!("cannot encode an audit record: {e}");

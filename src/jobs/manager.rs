@@ -185,7 +185,6 @@ impl JobManager {
 
         let id = JobId(self.next_id.fetch_add(1, Ordering::SeqCst));
         self.audit.write(&Record {
-            time: chrono::Utc::now().to_rfc3339(),
             tool: "execute",
             host: &request.host,
             command: &request.command,
@@ -339,7 +338,6 @@ impl JobManager {
         }
         if !reasons.is_empty() {
             self.audit.write(&Record {
-                time: chrono::Utc::now().to_rfc3339(),
                 tool: "execute",
                 host: &r.host,
                 command: &r.command,

@@ -368,7 +368,6 @@ program is code too; the policy must allow it with `stdin = true`)",
                     job.id
                 );
                 self.manager.audit().write(&Record {
-                    time: chrono::Utc::now().to_rfc3339(),
                     tool: "interact",
                     host: &job.request.host,
                     command: &job.request.command,
@@ -432,7 +431,6 @@ with `output` or `tail`",
             let max = max_bytes(p.max_bytes)?;
             let text = String::from_utf8_lossy(&input).into_owned();
             self.manager.audit().write(&Record {
-                time: chrono::Utc::now().to_rfc3339(),
                 tool: "interact",
                 host: &job.request.host,
                 command: &job.request.command,
@@ -690,7 +688,6 @@ without running it: every program the command would run, and the rule that decid
             });
             let summary = v.summary();
             self.manager.audit().write(&Record {
-                time: chrono::Utc::now().to_rfc3339(),
                 tool: "check",
                 host: &host,
                 command: &p.command,

@@ -44,6 +44,19 @@ impl ClientHandler for Recorder {
     }
 }
 
+/// A server process with its own state directory, and its pid.
+fn spawn_server() -> (TokioChildProcess, u32, tempfile::TempDir) {
+    let state = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("--state-dir")
+        .arg(state.path())
+        .env("XDG_CONFIG_HOME", state.path())
+        .env("RUST_LOG", "warn");
+    let transport = TokioChildProcess::new(cmd).unwrap();
+    let pid = transport.id().unwrap();
+    (transport, pid, state)
+}
+
 struct Client {
     service: RunningService<RoleClient, Recorder>,
     rec: Recorder,
@@ -53,14 +66,7 @@ struct Client {
 
 impl Client {
     async fn start() -> Self {
-        let state = tempfile::tempdir().unwrap();
-        let mut cmd = tokio::process::Command::new(BIN);
-        cmd.arg("--state-dir")
-            .arg(state.path())
-            .env("XDG_CONFIG_HOME", state.path())
-            .env("RUST_LOG", "warn");
-        let transport = TokioChildProcess::new(cmd).unwrap();
-        let pid = transport.id().unwrap();
+        let (transport, pid, state) = spawn_server();
         let rec = Recorder::default();
         let service = rec.clone().serve(transport).await.unwrap();
         Self {
@@ -257,14 +263,7 @@ async fn tasks_client() -> (
     tempfile::TempDir,
 ) {
     use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
-    let state = tempfile::tempdir().unwrap();
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("--state-dir")
-        .arg(state.path())
-        .env("XDG_CONFIG_HOME", state.path())
-        .env("RUST_LOG", "warn");
-    let transport = TokioChildProcess::new(cmd).unwrap();
-    let pid = transport.id().unwrap();
+    let (transport, pid, state) = spawn_server();
     let info = ClientConfig::new(
         ClientCapabilities::builder().enable_tasks().build(),
         Implementation::from_build_env(),
