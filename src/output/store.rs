@@ -15,7 +15,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use executors::{OutputSink, Stream};
 use ringbuf::HeapRb;
@@ -100,8 +100,23 @@ pub struct Extent {
     pub stderr: u64,
 }
 
+/// How to read a range of stored bytes (see [`Inner::plan_read`]).
+enum ReadPlan {
+    /// Done: `len` bytes for position `start` were taken from the ring (or none were left).
+    Done { start: u64, len: usize },
+    /// Read `len` bytes for position `start` from the file: (offset, length) of the part up
+    /// to the end of the file's circle, then from the circle's start.
+    File {
+        file: Arc<File>,
+        start: u64,
+        len: usize,
+        parts: [(u64, usize); 2],
+    },
+}
+
 struct Inner {
-    file: Option<File>,
+    /// Shared with readers, which read the file without the lock.
+    file: Option<Arc<File>>,
     head_cap: u64,
     tail_cap: u64,
     total: u64,
@@ -228,12 +243,63 @@ impl OutputStore {
     /// [`Piece::Data`] does). Bytes that were evicted meanwhile are cut from the front; the
     /// returned position says where the returned bytes start.
     pub fn read(&self, start: u64, end: u64) -> io::Result<(u64, Vec<u8>)> {
-        self.lock().read(start, end)
+        let mut out = Vec::new();
+        let got = self.read_into(start, end, &mut out)?;
+        Ok((got, out))
     }
 
     /// Like [`OutputStore::read`], appending to `out`; returns where the appended bytes start.
     pub fn read_into(&self, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<u64> {
-        self.lock().read_into(start, end, out)
+        let base = out.len();
+        let len = usize::try_from(end.saturating_sub(start)).map_err(io::Error::other)?;
+        out.resize(base + len, 0);
+        match self.read_to(start, end, &mut out[base..]) {
+            Ok((got, n)) => {
+                out.truncate(base + n);
+                Ok(got)
+            }
+            Err(e) => {
+                out.truncate(base);
+                Err(e)
+            }
+        }
+    }
+
+    /// Like [`OutputStore::read`], into `dest` (at least `end - start` bytes): returns where
+    /// the bytes read start and how many there are. A long scan reuses one buffer this way,
+    /// without clearing it for every read.
+    ///
+    /// The file is read without the lock, so that the job's writes and other readers (a search
+    /// runs on several threads) are not held up by it; the lock is taken again afterwards to
+    /// drop what the cap evicted meanwhile.
+    pub fn read_to(&self, start: u64, end: u64, dest: &mut [u8]) -> io::Result<(u64, usize)> {
+        let plan = self.lock().plan_read(start, end, dest)?;
+        let (file, start, len, parts) = match plan {
+            ReadPlan::Done { start, len } => return Ok((start, len)),
+            ReadPlan::File {
+                file,
+                start,
+                len,
+                parts,
+            } => (file, start, len, parts),
+        };
+        let [(first_off, first_len), (second_off, _)] = parts;
+        let (first, second) = dest[..len].split_at_mut(first_len);
+        file.read_exact_at(first, first_off)?;
+        file.read_exact_at(second, second_off)?;
+        // Bytes of the circular tail whose place was written over during the read: the writer
+        // writes the file before it moves `total`, so anything still stored now was intact.
+        let evicted = {
+            let inner = self.lock();
+            if start >= inner.head_end() {
+                inner.tail_start().saturating_sub(start)
+            } else {
+                0
+            }
+        };
+        let cut = usize::try_from(evicted).unwrap_or(usize::MAX).min(len);
+        dest.copy_within(cut..len, 0);
+        Ok((start + cut as u64, len - cut))
     }
 
     /// Number of newlines of `select` before position `pos` (for line numbers).
@@ -404,16 +470,16 @@ impl Inner {
             return Ok(None);
         }
         if self.file.is_none() {
-            self.file = Some(
+            self.file = Some(Arc::new(
                 File::options()
                     .read(true)
                     .write(true)
                     .create(true)
                     .truncate(false)
                     .open(&self.path)?,
-            );
+            ));
         }
-        Ok(self.file.as_ref())
+        Ok(self.file.as_deref())
     }
 
     fn spool(&mut self, mut data: &[u8]) -> io::Result<()> {
@@ -513,16 +579,10 @@ impl Inner {
         out
     }
 
-    fn read(&self, start: u64, end: u64) -> io::Result<(u64, Vec<u8>)> {
-        let mut out = Vec::new();
-        let got = self.read_into(start, end, &mut out)?;
-        Ok((got, out))
-    }
-
-    /// Appends stored bytes `[start, end)` to `out` (see [`OutputStore::read`]); returns where
-    /// they start. Appending to a reused buffer spares an allocation and its page faults per
-    /// read, which a scan over a big log would otherwise pay at every step.
-    fn read_into(&self, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<u64> {
+    /// What reading stored bytes `[start, end)` into `dest` takes: bytes still in the ring are
+    /// copied at once (they are few, and the ring is only reachable under the lock); others are
+    /// to be read from the file at the returned offsets. Evicted bytes are cut from the front.
+    fn plan_read(&self, start: u64, end: u64, dest: &mut [u8]) -> io::Result<ReadPlan> {
         let end = end.min(self.total);
         let start = if start >= self.head_end() {
             start.max(self.tail_start())
@@ -530,9 +590,12 @@ impl Inner {
             start
         };
         if start >= end {
-            return Ok(start);
+            return Ok(ReadPlan::Done { start, len: 0 });
         }
         let len = usize::try_from(end - start).map_err(io::Error::other)?;
+        if dest.len() < len {
+            return Err(io::Error::other("read buffer too small"));
+        }
         let ring_len = self.ring.as_ref().map_or(0, |r| r.occupied_len() as u64);
         if let Some(ring) = &self.ring
             && start >= self.total - ring_len
@@ -540,48 +603,36 @@ impl Inner {
             let (a, b) = ring.as_slices();
             let skip =
                 usize::try_from(start - (self.total - ring_len)).map_err(io::Error::other)?;
-            let base = out.len();
-            out.reserve(len);
-            if skip < a.len() {
-                out.extend_from_slice(&a[skip..(skip + len).min(a.len())]);
-            }
+            let from_a = a.get(skip..).unwrap_or_default();
+            let from_a = &from_a[..from_a.len().min(len)];
+            dest[..from_a.len()].copy_from_slice(from_a);
             let from_b = skip.saturating_sub(a.len());
-            let have = out.len() - base;
-            out.extend_from_slice(&b[from_b..(from_b + len - have).min(b.len())]);
-            return Ok(start);
+            let from_b = &b[from_b..(from_b + len - from_a.len()).min(b.len())];
+            dest[from_a.len()..from_a.len() + from_b.len()].copy_from_slice(from_b);
+            return Ok(ReadPlan::Done {
+                start,
+                len: from_a.len() + from_b.len(),
+            });
         }
         if self.removed {
             return Err(io::Error::other("the job's log was deleted"));
         }
-        let reopened;
         let file = match &self.file {
-            Some(f) => f,
-            None => {
-                reopened = File::open(&self.path)?;
-                &reopened
-            }
+            Some(f) => Arc::clone(f),
+            None => Arc::new(File::open(&self.path)?),
         };
-        let base = out.len();
-        out.resize(base + len, 0);
-        let dest = &mut out[base..];
         let off = self.file_offset(start);
         let first = if start < self.head_cap {
             len
         } else {
             len.min(usize::try_from(self.head_cap + self.tail_cap - off).unwrap_or(usize::MAX))
         };
-        let read = file.read_exact_at(&mut dest[..first], off).and_then(|()| {
-            if first < len {
-                file.read_exact_at(&mut dest[first..], self.head_cap)
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(e) = read {
-            out.truncate(base);
-            return Err(e);
-        }
-        Ok(start)
+        Ok(ReadPlan::File {
+            file,
+            start,
+            len,
+            parts: [(off, first), (self.head_cap, len - first)],
+        })
     }
 
     /// A checkpoint to count lines from: the last one at or before `pos` whose distance to `pos`
@@ -670,6 +721,47 @@ mod tests {
         assert_eq!(omitted, 40);
         assert_eq!(&bytes[..5], &data[..5]);
         assert_eq!(&bytes[5..], &data[45..]);
+    }
+
+    /// Reads run without the lock while the job writes over the circular tail: every byte a
+    /// read returns must be the byte of the position it is reported at.
+    #[test]
+    fn reads_racing_the_writer_return_only_intact_bytes() {
+        let (_d, s) = store(64 << 10, 512);
+        let byte = |pos: u64| (pos % 251) as u8;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut chunk = vec![0u8; 1000];
+                while s.len() < 16 << 20 {
+                    let at = s.len();
+                    for (i, b) in chunk.iter_mut().enumerate() {
+                        *b = byte(at + i as u64);
+                    }
+                    s.append(Stream::Stdout, &chunk);
+                }
+                done.store(true, Ordering::Release);
+            });
+            let mut reads = 0u64;
+            let mut cut = 0u64;
+            let mut buf = vec![0u8; 16 << 10];
+            while !done.load(Ordering::Acquire) || reads < 100 {
+                let total = s.len();
+                // From inside the tail, somewhat behind the writer.
+                let start = total.saturating_sub(40 << 10).max(32 << 10);
+                let (got, n) = s
+                    .read_to(start, start + (16 << 10), &mut buf)
+                    .expect("read");
+                assert!(got >= start);
+                cut += u64::from(got > start);
+                for (i, b) in buf[..n].iter().enumerate() {
+                    assert_eq!(*b, byte(got + i as u64), "read at {start}: byte {i}");
+                }
+                reads += 1;
+            }
+            assert!(reads >= 100);
+            eprintln!("{reads} reads, {cut} cut by eviction");
+        });
     }
 
     #[test]

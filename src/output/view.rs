@@ -14,11 +14,9 @@ const TAIL_BLOCK: u64 = 64 * 1024;
 /// Most bytes `tail` scans looking for matching lines before it gives up.
 const TAIL_SCAN_LIMIT: u64 = 64 << 20;
 /// Most bytes a filtered `read` or a `grep` scans in one call; the cursor says where to go on.
-const SCAN_LIMIT: u64 = 512 << 20;
-/// Bytes read per step by `grep`.
-const GREP_WINDOW: u64 = 1 << 20;
+pub(super) const SCAN_LIMIT: u64 = 512 << 20;
 /// A line longer than this is cut (its start dropped) by `tail` and `grep`.
-const MAX_LINE: usize = 64 * 1024;
+pub(super) const MAX_LINE: usize = 64 * 1024;
 
 /// Compiles an agent's `grep`/`until` pattern: `^` and `$` match at line boundaries, and the
 /// compiled size is bounded so that a hostile pattern cannot exhaust memory.
@@ -108,7 +106,7 @@ pub fn read(
     })
 }
 
-fn wants(select: Select, tag: Tag) -> bool {
+pub(super) fn wants(select: Select, tag: Tag) -> bool {
     match select {
         Select::Combined => true,
         Select::Stdout => tag == Tag::Stdout,
@@ -223,234 +221,10 @@ pub fn tail(
     })
 }
 
-/// One matching line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrepMatch {
-    /// 1-based line number within the stream read.
-    pub line: u64,
-    pub text: String,
-}
-
-/// Matching lines from a cursor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grep {
-    pub matches: Vec<GrepMatch>,
-    /// Cursor to continue from (the start of the first line not yet searched).
-    pub next: u64,
-    pub omitted: u64,
-    pub remaining: u64,
-}
-
-/// How to read: which stream, how much text at most, cleaned or raw, and whether the job has
-/// ended (then a trailing partial line or character is final).
-#[derive(Debug, Clone, Copy)]
-pub struct Reading {
-    pub select: Select,
-    pub max_bytes: usize,
-    pub raw: bool,
-    pub ended: bool,
-}
-
-/// Positions of the bytes gathered in a buffer (a buffer of one stream's bytes is not one
-/// contiguous range of positions).
-#[derive(Default)]
-struct PosMap {
-    /// (offset in buffer, position) at the start of each contiguous segment.
-    segs: Vec<(usize, u64)>,
-}
-
-impl PosMap {
-    fn push(&mut self, off: usize, pos: u64) {
-        self.segs.push((off, pos));
-    }
-
-    fn pos(&self, off: usize) -> u64 {
-        let i = self.segs.partition_point(|(o, _)| *o <= off);
-        match i.checked_sub(1).map(|i| self.segs[i]) {
-            Some((o, p)) => p + (off - o) as u64,
-            None => 0,
-        }
-    }
-
-    /// Keeps the mapping for buffer bytes from `from` on, renumbered from 0.
-    fn shift(&mut self, from: usize, end_pos: u64) -> PosMap {
-        let mut out = PosMap::default();
-        if from < usize::MAX {
-            let start = self.pos(from);
-            out.push(0, start);
-            for (o, p) in &self.segs {
-                if *o > from {
-                    out.push(o - from, *p);
-                }
-            }
-        } else {
-            out.push(0, end_pos);
-        }
-        out
-    }
-}
-
-/// Lines of `select` from `since` that match `re`, at most `max_matches` and about `max_bytes`
-/// of text. `ended` says the job will write no more (its last, unterminated line is complete).
-pub fn grep(
-    store: &OutputStore,
-    since: u64,
-    re: &Regex,
-    max_matches: usize,
-    how: Reading,
-) -> io::Result<Grep> {
-    let Reading {
-        select,
-        max_bytes,
-        raw,
-        ended,
-    } = how;
-    let total = store.len();
-    let mut pos = since.min(total);
-    let mut omitted = 0;
-    // Start after any omitted bytes, where line numbers can be known.
-    for piece in store.pieces(pos, total) {
-        match piece {
-            Piece::Omitted { start, end } => {
-                omitted += end - start;
-                pos = end;
-            }
-            Piece::Data { .. } => break,
-        }
-    }
-    let mut line_no = store.lines_before(pos, select)? + 1;
-    // Whether `line_no` is the number of the line at the start of `buf`.
-    let mut known = true;
-    let mut matches = Vec::new();
-    let mut text_bytes = 0usize;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut map = PosMap::default();
-    map.push(0, pos);
-    let mut next = pos;
-    let scan_end = total.min(pos.saturating_add(SCAN_LIMIT));
-    while pos < scan_end {
-        let window_end = scan_end.min(pos + GREP_WINDOW);
-        for piece in store.pieces(pos, window_end) {
-            match piece {
-                Piece::Omitted { start, end } => {
-                    // Evicted while we read: line numbers after the gap restart from the store's
-                    // count, and the partial line before it is dropped.
-                    omitted += end - start;
-                    buf.clear();
-                    map = PosMap::default();
-                    map.push(0, end);
-                    line_no = store.lines_before(end, select)? + 1;
-                    known = true;
-                }
-                Piece::Data { start, end, tag } if wants(select, tag) => {
-                    let at = buf.len();
-                    let got = store.read_into(start, end, &mut buf)?;
-                    omitted += got - start;
-                    map.push(at, got);
-                }
-                Piece::Data { tag, start, end } => {
-                    if tag == Tag::Mixed {
-                        omitted += end - start;
-                    }
-                }
-            }
-        }
-        pos = window_end;
-        let all = ended && pos == total;
-        let complete = if all {
-            buf.len()
-        } else {
-            memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
-        };
-        let region = &buf[..complete];
-        let mut at = 0usize;
-        let mut counted = 0usize;
-        let mut full = false;
-        while at < region.len() {
-            let Some(m) = re.find_at(region, at) else {
-                break;
-            };
-            let line_start = memchr::memrchr(b'\n', &region[..m.start()]).map_or(0, |i| i + 1);
-            let line_end = memchr::memchr(b'\n', &region[m.start()..])
-                .map_or(region.len(), |i| m.start() + i + 1);
-            if line_start < counted {
-                // A match spanning lines: already reported with its first line.
-                at = line_end;
-                continue;
-            }
-            if known {
-                line_no += memchr::memchr_iter(b'\n', &region[counted..line_start]).count() as u64;
-            } else {
-                // Lines were skipped uncounted: ask the store (it counts from a checkpoint).
-                line_no = store.lines_before(map.pos(line_start), select)? + 1;
-                known = true;
-            }
-            counted = line_start;
-            let line = &region[line_start..line_end];
-            let line = line.strip_suffix(b"\n").unwrap_or(line);
-            let line = &line[..line.len().min(MAX_LINE)];
-            let text = render(line, raw);
-            text_bytes += text.len();
-            matches.push(GrepMatch {
-                line: line_no,
-                text,
-            });
-            at = line_end;
-            if matches.len() >= max_matches || text_bytes >= max_bytes {
-                full = true;
-                break;
-            }
-        }
-        let done_to = if full { at } else { complete };
-        // Counting every newline would cost a pass over the log; lines after the last match
-        // are only counted if another match needs their number (see above).
-        if counted < done_to {
-            known = false;
-        }
-        next = if done_to >= buf.len() {
-            if all {
-                total
-            } else {
-                map.pos(done_to.min(buf.len().saturating_sub(1))) + 1
-            }
-        } else {
-            map.pos(done_to)
-        };
-        if buf.is_empty() {
-            next = pos;
-        }
-        if full {
-            break;
-        }
-        // Keep the partial last line, and the buffer's memory for the next window.
-        buf.drain(..done_to);
-        map = map.shift(done_to, next);
-        if buf.len() > MAX_LINE {
-            // A line too long to hold: skip its start.
-            let drop = buf.len() - MAX_LINE;
-            buf.drain(..drop);
-            map = map.shift(drop, next);
-        }
-    }
-    Ok(Grep {
-        matches,
-        next,
-        omitted,
-        remaining: store.len().saturating_sub(next),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use executors::Stream;
-
-    const ALL: Reading = Reading {
-        select: Select::Combined,
-        max_bytes: 1 << 20,
-        raw: false,
-        ended: true,
-    };
 
     fn store() -> (tempfile::TempDir, OutputStore) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -521,22 +295,5 @@ mod tests {
         let t = tail(&s, 100, Select::Combined, Some(&re), 1 << 20, false).expect("tail");
         assert_eq!(t.lines, 10);
         assert!(t.text.starts_with("out 10\n"));
-    }
-
-    #[test]
-    fn grep_reports_line_numbers_and_continues_from_its_cursor() {
-        let (_d, s) = store();
-        for i in 1..=5000 {
-            s.append(Stream::Stdout, format!("row {i}\n").as_bytes());
-        }
-        let re = compile_pattern("^row 4[0-9]{3}$").expect("re");
-        let g = grep(&s, 0, &re, 3, ALL).expect("grep");
-        assert_eq!(g.matches.len(), 3);
-        assert_eq!(g.matches[0].line, 4000);
-        assert_eq!(g.matches[0].text, "row 4000");
-        let g2 = grep(&s, g.next, &re, 1000, ALL).expect("grep");
-        assert_eq!(g2.matches[0].line, 4003);
-        assert_eq!(g2.matches.len(), 997);
-        assert_eq!(g2.next, s.len());
     }
 }

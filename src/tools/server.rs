@@ -33,6 +33,7 @@ use crate::config::bounds;
 use crate::jobs::state::parse_signal;
 use crate::jobs::{CleanScope, Job, JobId, JobManager, JobRequest, ListFilter, Phase, StateName};
 use crate::output::Select;
+use crate::output::search;
 use crate::output::view::{self, compile_pattern};
 use policies::{CheckRequest, Decision};
 
@@ -260,16 +261,23 @@ stripped and \\r progress lines collapsed unless `raw`.",
             // write could contradict.
             let ended = job.is_ended();
             let io_err = |e: std::io::Error| format!("cannot read {}'s output: {e}", job.id);
-            let (text, matches, next, omitted, remaining) = match &re {
+            let (text, matches, next, omitted, remaining) = match re {
                 Some(re) => {
-                    let how = view::Reading {
+                    let how = search::Reading {
                         select,
                         max_bytes: max,
                         raw,
                         ended,
                     };
-                    let g = view::grep(&job.output, since, re, bounds::MAX_MATCHES, how)
-                        .map_err(io_err)?;
+                    // A search may scan hundreds of MiB: not on the runtime's threads, which
+                    // serve every other call meanwhile.
+                    let searched = Arc::clone(&job);
+                    let g = tokio::task::spawn_blocking(move || {
+                        search::grep(&searched.output, since, &re, bounds::MAX_MATCHES, how)
+                    })
+                    .await
+                    .map_err(|e| format!("the search of {} failed: {e}", job.id))?
+                    .map_err(io_err)?;
                     let lines: Vec<GrepLine> = g
                         .matches
                         .into_iter()
