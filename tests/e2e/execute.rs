@@ -266,3 +266,26 @@ async fn clean_by_age_and_list_limits() {
     assert_eq!(r["removed"].as_array().unwrap().len(), 5);
     assert_eq!(r["remaining"], 0);
 }
+
+/// A job starts on another CPU than the server's thread (so that its start-up does not stall
+/// the server), then may run anywhere the server may.
+#[tokio::test]
+async fn jobs_may_run_on_every_cpu_the_server_may() {
+    let s = Server::start().await;
+    let r = s.ok("execute", json!({"command": "read line"})).await;
+    let pid = r["pid"].as_u64().unwrap().to_string();
+    let cpus = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()?
+            .lines()
+            .find(|l| l.starts_with("Cpus_allowed_list:"))
+            .map(str::to_string)
+    };
+    let ours = cpus("self").unwrap();
+    let same = eventually(Duration::from_secs(5), || {
+        cpus(&pid).as_ref() == Some(&ours)
+    })
+    .await;
+    assert!(same, "job: {:?}, test and server: {ours}", cpus(&pid));
+    s.ok("kill", json!({"job_id": r["job_id"]})).await;
+}

@@ -29,6 +29,9 @@ pub(crate) struct Prepared {
     /// Signals to set back to their default action.
     reset: Vec<libc::c_int>,
     parent: libc::pid_t,
+    /// Where the child runs until it has `exec`ed: any CPU but the one the parent waits on
+    /// (see [`spawn`]); `None` when there is no other.
+    away: Option<libc::cpu_set_t>,
     /// Write end of a close-on-exec pipe: the child writes `errno` there if `exec` fails.
     err_w: RawFd,
 }
@@ -86,6 +89,7 @@ impl Prepared {
             reset: ignored.to_vec(),
             // SAFETY: getpid has no preconditions.
             parent: unsafe { libc::getpid() },
+            away: None,
             err_w: -1,
         })
     }
@@ -106,6 +110,49 @@ pub(crate) fn ignored_signals() -> Vec<i32> {
         .collect()
 }
 
+/// The CPUs this thread may run on.
+///
+/// Why a job starts away from the server's CPU: the server's thread waits (vfork) until the
+/// child has `exec`ed, and is woken in the middle of that `exec`. On a busy machine the
+/// scheduler often lets the freshly `exec`ed job keep that CPU, and the server's thread then
+/// waits until the job's start-up yields it — a millisecond or more for bash (seen with
+/// `perf sched` on two cores). Started on another CPU, the job never stands in the way of the
+/// thread that started it.
+struct Affinity(libc::cpu_set_t);
+
+impl Affinity {
+    fn current() -> Option<Self> {
+        // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity writes at most
+        // its size.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0)
+                .then_some(Self(set))
+        }
+    }
+
+    /// The set without the CPU this thread runs on now, if that leaves any.
+    fn away_from_this_cpu(&self) -> Option<libc::cpu_set_t> {
+        // SAFETY: sched_getcpu has no preconditions; CPU_* only touch the local copy.
+        unsafe {
+            let cpu = usize::try_from(libc::sched_getcpu()).ok()?;
+            let mut away = self.0;
+            if cpu >= libc::CPU_SETSIZE as usize || !libc::CPU_ISSET(cpu, &away) {
+                return None;
+            }
+            libc::CPU_CLR(cpu, &mut away);
+            (libc::CPU_COUNT(&away) > 0).then_some(away)
+        }
+    }
+
+    fn apply(&self, pid: libc::pid_t) {
+        // SAFETY: a plain system call on a valid set.
+        unsafe {
+            libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &self.0);
+        }
+    }
+}
+
 /// Size of the stack the child runs on until `exec`.
 const CHILD_STACK: usize = 64 * 1024;
 
@@ -120,6 +167,8 @@ pub(crate) fn spawn(mut p: Prepared) -> io::Result<u32> {
     // SAFETY: pipe2 just returned these descriptors, owned by nobody else.
     let (err_r, err_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     p.err_w = err_w.as_raw_fd();
+    let affinity = Affinity::current();
+    p.away = affinity.as_ref().and_then(Affinity::away_from_this_cpu);
     let mut stack = vec![0u8; CHILD_STACK];
     // The stack grows down: hand over its (16-byte aligned) top.
     let top = (stack.as_mut_ptr() as usize + CHILD_STACK) & !15;
@@ -136,6 +185,12 @@ pub(crate) fn spawn(mut p: Prepared) -> io::Result<u32> {
     };
     if pid < 0 {
         return Err(io::Error::last_os_error());
+    }
+    if p.away.is_some()
+        && let Some(a) = &affinity
+    {
+        // The job may run anywhere the server may. It can have exited already: nothing to do.
+        a.apply(pid);
     }
     drop(err_w);
     let mut errno = [0u8; 4];
@@ -170,6 +225,9 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     let p = unsafe { &*arg.cast::<Prepared>() };
     // SAFETY: only system calls, on memory prepared by the parent.
     unsafe {
+        if let Some(away) = &p.away {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), away);
+        }
         // A clean signal state: nothing blocked, nothing ignored (Rust ignores SIGPIPE).
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
