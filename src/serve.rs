@@ -16,6 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::audit::AuditLog;
 use crate::config::{ConfigFile, Limits};
 use crate::jobs::JobManager;
+use crate::jobs::journal::{self, Journal};
 use crate::jobs::manager::HostRules;
 use crate::tools::JobServer;
 use policies::Policy;
@@ -43,7 +44,8 @@ pub struct ServeOptions {
 struct StateDir {
     root: PathBuf,
     jobs: PathBuf,
-    _temp: Option<tempfile::TempDir>,
+    /// Set when the directory is temporary (removed at exit).
+    temp: Option<tempfile::TempDir>,
 }
 
 fn state_dir(explicit: Option<PathBuf>, instance: &str) -> anyhow::Result<StateDir> {
@@ -60,11 +62,7 @@ fn state_dir(explicit: Option<PathBuf>, instance: &str) -> anyhow::Result<StateD
     let jobs = root.join("runs").join(instance);
     std::fs::create_dir_all(&jobs)
         .with_context(|| format!("cannot create the state directory {}", jobs.display()))?;
-    Ok(StateDir {
-        root,
-        jobs,
-        _temp: temp,
-    })
+    Ok(StateDir { root, jobs, temp })
 }
 
 /// The config file named by the flags, or the user's, or none.
@@ -184,7 +182,7 @@ fn manager(
             },
         );
     }
-    Ok(JobManager::new(
+    let manager = JobManager::new(
         limits,
         policy,
         audit,
@@ -192,7 +190,23 @@ fn manager(
         executors,
         host_rules,
         instance.to_string(),
-    ))
+    );
+    if state.temp.is_some() {
+        // Nothing outlives this run.
+        return Ok(manager);
+    }
+    let previous = journal::previous_jobs(&state.root.join("runs"), &state.jobs);
+    let journal = Journal::create(&state.jobs)
+        .with_context(|| format!("cannot create the job journal in {}", state.jobs.display()))?;
+    let manager = manager.with_journal(journal);
+    if !previous.jobs.is_empty() {
+        tracing::info!(
+            jobs = previous.jobs.len(),
+            "jobs of earlier runs taken over"
+        );
+    }
+    manager.import(previous);
+    Ok(manager)
 }
 
 /// Serves MCP (stdio, or HTTP with `opts.http`) until the client goes or a signal arrives, then

@@ -102,6 +102,24 @@ impl Job {
         }
     }
 
+    /// A job of an earlier run, known from its journal: it has ended (see `journal`).
+    pub(super) fn imported(
+        id: JobId,
+        request: JobRequest,
+        output: Arc<OutputStore>,
+        rule: Option<String>,
+        created: Stamp,
+        phase: Phase,
+    ) -> Self {
+        let job = Self {
+            created,
+            ..Self::new(id, request, output, rule)
+        };
+        job.set_stdin_allowed(false);
+        job.life().phase = phase;
+        job
+    }
+
     pub(super) fn set_stdin_allowed(&self, allowed: bool) {
         self.stdin_allowed
             .store(allowed, std::sync::atomic::Ordering::SeqCst);

@@ -15,7 +15,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use policies::{CheckRequest, Policy};
 
 use super::job::{Job, JobId, JobRequest};
-use super::state::{End, Phase, StateName, signal_name};
+use super::journal::{self, Earlier, Entry, Journal};
+use super::state::{End, Phase, Stamp, StateName, signal_name};
 use crate::audit::{AuditLog, Record};
 use crate::config::{Limits, bounds};
 use crate::output::OutputStore;
@@ -101,6 +102,7 @@ pub struct JobManager {
     shutting_down: AtomicBool,
     /// Fires when jobs are added or forgotten (the resource list changes).
     listing: tokio::sync::broadcast::Sender<()>,
+    journal: Journal,
 }
 
 impl JobManager {
@@ -152,7 +154,110 @@ impl JobManager {
             instance,
             shutting_down: AtomicBool::new(false),
             listing: tokio::sync::broadcast::channel(16).0,
+            journal: Journal::disabled(),
         }
+    }
+
+    /// Records every job's life in `journal` from now on (for a later run on the same state
+    /// directory).
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        self.journal = journal;
+        self
+    }
+
+    /// Takes over the jobs of earlier runs (from their journals): ended ones as they ended,
+    /// and those that were queued or running when their server went as `lost`. New jobs are
+    /// numbered after them.
+    pub fn import(&self, earlier: Earlier) {
+        self.next_id
+            .fetch_max(earlier.last_id + 1, Ordering::SeqCst);
+        let mut jobs = self.jobs();
+        for p in earlier.jobs.into_values() {
+            let sizes = p
+                .ended
+                .as_ref()
+                .map(|(_, _, _, o)| (o.total, o.stdout, o.stderr, o.lines));
+            let store = OutputStore::import(&p.log, p.layout.head_cap, p.layout.tail_cap, sizes);
+            let started = p.started.map(|(at, _)| Stamp::at(at));
+            let phase = match p.ended {
+                Some((at, ending, usage, _)) => Phase::Ended {
+                    started,
+                    ended: Stamp::at(at),
+                    end: end_of(ending),
+                    usage: usage.map(|u| executors::ResourceUsage {
+                        user_cpu: Duration::from_millis(u.user_cpu_ms),
+                        system_cpu: Duration::from_millis(u.system_cpu_ms),
+                        max_rss_bytes: u.max_rss_bytes,
+                    }),
+                },
+                None => Phase::Ended {
+                    started,
+                    ended: Stamp::now(),
+                    end: End::Lost {
+                        reason: format!(
+                            "the server {} when its run ended (mcp-jobs was restarted); its \
+processes were killed with the server",
+                            if started.is_some() {
+                                "was running it"
+                            } else {
+                                "had it queued"
+                            }
+                        ),
+                    },
+                    usage: None,
+                },
+            };
+            let request = JobRequest {
+                command: p.command,
+                cwd: p.cwd,
+                env: BTreeMap::new(),
+                host: p.host,
+                timeout: None,
+                pty: p.pty,
+                stdin: None,
+                keep_stdin_open: false,
+                label: p.label,
+            };
+            let id = JobId(p.job);
+            let job = Job::imported(
+                id,
+                request,
+                Arc::new(store),
+                p.rule,
+                Stamp::at(p.created_at),
+                phase,
+            );
+            jobs.insert(id, Arc::new(job));
+        }
+        drop(jobs);
+        self.retain();
+    }
+
+    /// Records how `job` ended in the journal.
+    fn record_end(&self, job: &Job) {
+        let Phase::Ended {
+            ended, end, usage, ..
+        } = job.phase()
+        else {
+            return;
+        };
+        let extent = job.output.extent();
+        self.journal.record(&Entry::Ended {
+            job: job.id.0,
+            ended_at: ended.wall,
+            ending: ending_of(&end),
+            usage: usage.map(|u| journal::Usage {
+                user_cpu_ms: u64::try_from(u.user_cpu.as_millis()).unwrap_or(u64::MAX),
+                system_cpu_ms: u64::try_from(u.system_cpu.as_millis()).unwrap_or(u64::MAX),
+                max_rss_bytes: u.max_rss_bytes,
+            }),
+            output: journal::Sizes {
+                total: extent.total,
+                stdout: extent.stdout,
+                stderr: extent.stderr,
+                lines: job.output.newlines(),
+            },
+        });
     }
 
     pub fn limits(&self) -> &Limits {
@@ -205,6 +310,19 @@ impl JobManager {
         let job = Arc::new(Job::new(id, request, Arc::new(store), vetted.rule.clone()));
         job.set_stdin_allowed(vetted.stdin);
         job.set_environment(vetted.clear_env, vetted.env);
+        let (head_cap, tail_cap) = job.output.layout();
+        self.journal.record(&Entry::Created {
+            job: id.0,
+            command: job.request.command.clone(),
+            host: job.request.host.clone(),
+            cwd: Some(vetted.cwd.clone()),
+            label: job.request.label.clone(),
+            pty: job.request.pty,
+            rule: job.rule.clone(),
+            created_at: job.created.wall,
+            log: path,
+            layout: journal::Layout { head_cap, tail_cap },
+        });
         self.jobs().insert(id, Arc::clone(&job));
         self.retain();
         let _ = self.listing.send(());
@@ -433,10 +551,18 @@ impl JobManager {
                 job.end_without_running(End::FailedToStart {
                     reason: e.to_string(),
                 });
+                self.record_end(&job);
                 return;
             }
         };
         job.set_running(Arc::clone(&process));
+        if let Phase::Running { started, pid } = job.phase() {
+            self.journal.record(&Entry::Started {
+                job: job.id.0,
+                started_at: started.wall,
+                pid,
+            });
+        }
 
         // The initial stdin is written by a task (a job that does not read would block us), but
         // the gate is taken now, so that an `interact` that follows writes after it.
@@ -458,6 +584,7 @@ impl JobManager {
 
         let timeout = r.timeout;
         let grace = self.limits.kill_grace;
+        let manager = Arc::clone(self);
         tokio::spawn(async move {
             let _permit = permit;
             let mut outcome = outcome;
@@ -477,6 +604,7 @@ impl JobManager {
                 }
             };
             job.finish_from(result);
+            manager.record_end(&job);
         });
     }
 
@@ -490,6 +618,7 @@ impl JobManager {
                     signal: None,
                     requested: true,
                 });
+                self.record_end(job);
                 KillReport {
                     already_ended: false,
                     survivors: None,
@@ -569,6 +698,7 @@ impl JobManager {
         for id in &doomed {
             if let Some(job) = jobs.remove(id) {
                 job.output.remove();
+                self.journal.record(&Entry::Forgotten { job: id.0 });
             }
         }
         if !doomed.is_empty() {
@@ -592,6 +722,7 @@ impl JobManager {
         for id in ended.into_iter().take(excess) {
             if let Some(job) = jobs.remove(&id) {
                 job.output.remove();
+                self.journal.record(&Entry::Forgotten { job: id.0 });
             }
         }
     }
@@ -606,6 +737,11 @@ impl JobManager {
             .filter(|j| !j.is_ended())
             .map(|j| self.kill(j, libc_sigterm(), grace));
         futures::future::join_all(kills).await;
+        // A kill returns when the job has ended, maybe before its own task has written the end
+        // to the journal; the server may exit right after this. (A repeated entry is harmless.)
+        for job in &jobs {
+            self.record_end(job);
+        }
         // Whatever the bookkeeping missed (background leftovers of ended jobs included).
         for _ in 0..3 {
             if executors::local::kill_tagged(&format!("{}:", self.instance)) == 0 {
@@ -643,5 +779,25 @@ pub fn describe_end(end: &End) -> String {
         End::TimedOut { .. } => "timed out and was killed".to_string(),
         End::FailedToStart { reason } => format!("failed to start: {reason}"),
         End::Lost { reason } => format!("lost: {reason}"),
+    }
+}
+
+fn ending_of(end: &End) -> journal::Ending {
+    match end.clone() {
+        End::Exited { code } => journal::Ending::Exited { code },
+        End::Killed { signal, requested } => journal::Ending::Killed { signal, requested },
+        End::TimedOut { signal, code } => journal::Ending::TimedOut { signal, code },
+        End::FailedToStart { reason } => journal::Ending::FailedToStart { reason },
+        End::Lost { reason } => journal::Ending::Lost { reason },
+    }
+}
+
+fn end_of(ending: journal::Ending) -> End {
+    match ending {
+        journal::Ending::Exited { code } => End::Exited { code },
+        journal::Ending::Killed { signal, requested } => End::Killed { signal, requested },
+        journal::Ending::TimedOut { signal, code } => End::TimedOut { signal, code },
+        journal::Ending::FailedToStart { reason } => End::FailedToStart { reason },
+        journal::Ending::Lost { reason } => End::Lost { reason },
     }
 }

@@ -1,7 +1,8 @@
-//! Jobs: their ids and lives ([`job`], [`state`]) and the manager that starts and stops them
-//! ([`manager`]).
+//! Jobs: their ids and lives ([`job`], [`state`]), the manager that starts and stops them
+//! ([`manager`]), and the journal that outlives a server run ([`journal`]).
 
 pub mod job;
+pub mod journal;
 pub mod manager;
 pub mod state;
 

@@ -22,6 +22,16 @@ impl Stamp {
             mono: Instant::now(),
         }
     }
+
+    /// A past moment known by its wall-clock time only (from an earlier run's journal).
+    pub fn at(wall: DateTime<Utc>) -> Self {
+        let now = Self::now();
+        let ago = (now.wall - wall).to_std().unwrap_or_default();
+        Self {
+            wall,
+            mono: now.mono.checked_sub(ago).unwrap_or(now.mono),
+        }
+    }
 }
 
 /// Where a job is in its life.

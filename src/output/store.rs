@@ -135,6 +135,8 @@ struct Inner {
     path: PathBuf,
     removed: bool,
     write_error: Option<String>,
+    /// A log read back from an earlier run: its line checkpoints are built at the first need.
+    unindexed: bool,
 }
 
 /// One job's output store. Shared between the executor's I/O tasks (writers) and any number of
@@ -173,11 +175,142 @@ impl OutputStore {
                 path: path.to_owned(),
                 removed: false,
                 write_error: None,
+                unindexed: false,
             }),
             path: path.to_owned(),
             total: AtomicU64::new(0),
             changed: Notify::new(),
         })
+    }
+
+    /// The store of an earlier run's job, read back from its log at `path` (stored with
+    /// `head_cap` and `tail_cap`). `sizes` are (total, stdout, stderr, newlines) as recorded when
+    /// the job ended; without them (the job never recorded its end) the store holds what the
+    /// file's head region holds, as a wrapped tail cannot be put back in order. Which stream each
+    /// byte came from is not kept across runs (one stream's reads see only a one-stream job).
+    pub fn import(
+        path: &Path,
+        head_cap: u64,
+        tail_cap: u64,
+        sizes: Option<(u64, u64, u64, u64)>,
+    ) -> Self {
+        let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
+        let (total, stdout, stderr, lines) = match sizes {
+            // A log deleted or cut short since: only what is there.
+            Some((total, ..)) if file_len < total.min(head_cap + tail_cap.max(1)) => {
+                (file_len.min(head_cap), 0, 0, None)
+            }
+            Some((total, stdout, stderr, lines)) => (total, stdout, stderr, Some(lines)),
+            None => (file_len.min(head_cap.max(1)), 0, 0, None),
+        };
+        let tag = if stdout == total {
+            Tag::Stdout
+        } else if stderr == total {
+            Tag::Stderr
+        } else {
+            Tag::Mixed
+        };
+        let lines = lines.unwrap_or(0);
+        let mut by_line = [lines, 0, 0];
+        match tag {
+            Tag::Stdout => by_line[1] = lines,
+            Tag::Stderr => by_line[2] = lines,
+            Tag::Mixed => {}
+        }
+        let store = Self {
+            inner: Mutex::new(Inner {
+                file: None,
+                head_cap,
+                tail_cap: tail_cap.max(1),
+                total,
+                by_stream: [stdout, stderr],
+                head_runs: if total > 0 {
+                    vec![Run { start: 0, tag }]
+                } else {
+                    Vec::new()
+                },
+                tail_runs: VecDeque::new(),
+                lines: by_line,
+                head_checkpoints: Vec::new(),
+                tail_checkpoints: VecDeque::new(),
+                next_checkpoint: u64::MAX,
+                ring: None,
+                ring_size: 1,
+                path: path.to_owned(),
+                removed: false,
+                write_error: None,
+                unindexed: true,
+            }),
+            path: path.to_owned(),
+            total: AtomicU64::new(total),
+            changed: Notify::new(),
+        };
+        if sizes.is_none() {
+            // Unknown line count: counted from the start when the index is built.
+            store.lock().lines = [u64::MAX; 3];
+        }
+        store
+    }
+
+    /// Builds the line checkpoints of an imported log: one pass over it, at the first read
+    /// that needs line numbers.
+    fn ensure_indexed(&self) -> io::Result<()> {
+        let (head_end, tail_start, total, lines) = {
+            let inner = self.lock();
+            if !inner.unindexed {
+                return Ok(());
+            }
+            (
+                inner.head_end(),
+                inner.tail_start(),
+                inner.total,
+                inner.lines,
+            )
+        };
+        let mut buf = vec![0u8; CHECKPOINT_EVERY as usize];
+        let mut count_steps = |lo: u64, hi: u64| -> io::Result<Vec<(u64, u64)>> {
+            let mut steps = Vec::new();
+            let mut pos = lo;
+            while pos < hi {
+                let end = hi.min(pos + CHECKPOINT_EVERY);
+                let (_, n) = self.read_to(pos, end, &mut buf)?;
+                steps.push((pos, memchr::memchr_iter(b'\n', &buf[..n]).count() as u64));
+                pos = end;
+            }
+            Ok(steps)
+        };
+        let head = count_steps(0, head_end)?;
+        let tail = count_steps(tail_start, total)?;
+        let single = |lines: u64, tag: Tag| match tag {
+            Tag::Stdout => [lines, lines, 0],
+            Tag::Stderr => [lines, 0, lines],
+            Tag::Mixed => [lines, 0, 0],
+        };
+        let mut inner = self.lock();
+        let tag = inner.head_runs.first().map_or(Tag::Mixed, |r| r.tag);
+        let mut seen = 0;
+        for (pos, n) in &head {
+            inner.head_checkpoints.push(Checkpoint {
+                pos: *pos,
+                lines: single(seen, tag),
+            });
+            seen += n;
+        }
+        if lines[0] == u64::MAX {
+            // Only the head is known (see `import`): its count is the whole count.
+            inner.lines = single(seen, tag);
+        }
+        let mut after: u64 = tail.iter().map(|(_, n)| n).sum();
+        for (pos, n) in &tail {
+            let at = inner.lines[0].saturating_sub(after);
+            inner.tail_checkpoints.push_back(Checkpoint {
+                pos: *pos,
+                lines: single(at, tag),
+            });
+            after -= n;
+        }
+        inner.unindexed = false;
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -215,6 +348,17 @@ impl OutputStore {
             stdout: inner.by_stream[0],
             stderr: inner.by_stream[1],
         }
+    }
+
+    /// Newlines in the whole output so far (for line numbers).
+    pub fn newlines(&self) -> u64 {
+        self.lock().lines[0]
+    }
+
+    /// How the log file is laid out: (head region, circular tail region) sizes.
+    pub fn layout(&self) -> (u64, u64) {
+        let inner = self.lock();
+        (inner.head_cap, inner.tail_cap)
     }
 
     /// The first spool write error, if the disk refused a write (output after it is lost).
@@ -304,6 +448,7 @@ impl OutputStore {
 
     /// Number of newlines of `select` before position `pos` (for line numbers).
     pub fn lines_before(&self, pos: u64, select: Select) -> io::Result<u64> {
+        self.ensure_indexed()?;
         let (anchor, forward) = self.lock().line_anchor(pos);
         let (lo, hi) = if forward {
             (anchor.pos, pos)

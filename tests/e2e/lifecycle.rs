@@ -98,3 +98,118 @@ async fn a_job_dies_with_its_server_even_without_the_guardian() {
         mark.alive()
     );
 }
+
+/// A server started again on the same state directory knows the jobs of the one before it:
+/// those that were running when it was killed are `lost`, ended ones keep their end and their
+/// output, forgotten ones stay forgotten, and new jobs are numbered after them.
+#[tokio::test]
+async fn a_restarted_server_reports_its_predecessors_jobs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_owned();
+    let first = Server::start_in(tempfile::tempdir().expect("tempdir"), &path, &[]).await;
+    let done = first
+        .ok(
+            "execute",
+            json!({"command": "echo finished; echo oops >&2; exit 3", "wait": 10}),
+        )
+        .await;
+    assert_eq!(
+        (done["job_id"].as_str(), done["state"].as_str()),
+        (Some("j1"), Some("exited"))
+    );
+    let running = first
+        .start_job(json!({"command": "echo started; exec sleep 600"}))
+        .await;
+    let forgotten = first.start_job(json!({"command": "true"})).await;
+    first.wait_end(&forgotten, 10).await;
+    first.ok("clean", json!({"job_id": forgotten})).await;
+    first
+        .ok(
+            "wait",
+            json!({"job_id": running, "until": "started", "timeout": 10}),
+        )
+        .await;
+    let pid = first.ok("status", json!({"job_id": running})).await["pid"]
+        .as_u64()
+        .expect("pid") as u32;
+
+    first.signal(libc::SIGKILL);
+    // The guardian kills the jobs of a server killed outright.
+    assert!(eventually(Duration::from_secs(10), || !alive(pid)).await);
+    drop(first);
+
+    let second = Server::start_in(dir, &path, &[]).await;
+    let lost = second.ok("status", json!({"job_id": running})).await;
+    assert_eq!(lost["state"], "lost", "{lost}");
+    assert!(
+        lost["reason"].as_str().unwrap_or("").contains("restarted"),
+        "{lost}"
+    );
+    assert_eq!(lost["command"], "echo started; exec sleep 600");
+    let out = second.ok("output", json!({"job_id": running})).await;
+    assert_eq!(out["text"], "started\n");
+
+    let ended = second.ok("status", json!({"job_id": "j1"})).await;
+    assert_eq!(
+        (ended["state"].as_str(), ended["exit_code"].as_i64()),
+        (Some("exited"), Some(3))
+    );
+    let out = second.ok("output", json!({"job_id": "j1"})).await;
+    assert_eq!(out["text"], "finished\noops\n");
+    assert_eq!(out["eof"], true);
+    let found = second
+        .ok("output", json!({"job_id": "j1", "grep": "oops"}))
+        .await;
+    assert_eq!(found["matches"][0]["line"], 2, "{found}");
+
+    let err = second.err("status", json!({"job_id": forgotten})).await;
+    assert!(err.contains("unknown job"), "{err}");
+    let next = second.ok("execute", json!({"command": "true"})).await;
+    assert_eq!(next["job_id"], "j4");
+    let list = second.ok("list", json!({})).await;
+    let ids: Vec<&str> = list["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|j| j["job_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["j4", "j2", "j1"]);
+}
+
+/// After a clean stop, the jobs the stop killed are `killed` (not `lost`) in the next run, and
+/// a log that outgrew its cap reads back as it did: head, omitted middle, tail, line numbers.
+#[tokio::test]
+async fn a_restart_after_a_clean_stop_reads_capped_logs_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_owned();
+    let args = ["--log-cap", "4096"];
+    let mut first = Server::start_in(tempfile::tempdir().expect("tempdir"), &path, &args).await;
+    let capped = first
+        .ok("execute", json!({"command": "seq 1 5000", "wait": 10}))
+        .await;
+    assert_eq!(capped["state"], "exited");
+    let before = first
+        .ok("output", json!({"job_id": "j1", "grep": "^4999$"}))
+        .await;
+    let sleeper = first.start_job(json!({"command": "sleep 600"})).await;
+    first.disconnect().await;
+    assert!(eventually(Duration::from_secs(10), || !alive(first.pid)).await);
+    drop(first);
+
+    let second = Server::start_in(dir, &path, &args).await;
+    let killed = second.ok("status", json!({"job_id": sleeper})).await;
+    assert_eq!(killed["state"], "killed", "{killed}");
+    let tail = second.ok("tail", json!({"job_id": "j1", "lines": 2})).await;
+    assert_eq!(tail["text"], "4999\n5000\n");
+    let head = second.ok("output", json!({"job_id": "j1"})).await;
+    assert!(
+        head["text"].as_str().unwrap().starts_with("1\n2\n3\n"),
+        "{head}"
+    );
+    assert!(head["omitted_bytes"].as_u64().unwrap() > 10_000, "{head}");
+    let after = second
+        .ok("output", json!({"job_id": "j1", "grep": "^4999$"}))
+        .await;
+    assert_eq!(after["matches"], before["matches"], "{after}");
+    assert_eq!(after["matches"][0]["line"], 4999);
+}

@@ -26,8 +26,14 @@ impl Server {
 
     pub async fn start_with(args: &[&str]) -> Self {
         let state_dir = tempfile::tempdir().expect("tempdir");
+        let dir = state_dir.path().to_owned();
+        Self::start_in(state_dir, &dir, args).await
+    }
+
+    /// A server on the state directory `dir` (which may be an earlier server's).
+    pub async fn start_in(state_dir: tempfile::TempDir, dir: &Path, args: &[&str]) -> Self {
         let mut cmd = tokio::process::Command::new(BIN);
-        cmd.arg("--state-dir").arg(state_dir.path()).args(args);
+        cmd.arg("--state-dir").arg(dir).args(args);
         // No user config file may leak into the tests.
         cmd.env("XDG_CONFIG_HOME", state_dir.path().join("no-config"));
         cmd.env("RUST_LOG", "warn");
@@ -221,7 +227,7 @@ pub fn rss_bytes(pid: u32) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// The job log files under a state directory.
+/// The job log files (`jN.log`) under a state directory.
 pub fn log_files(state: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(runs) = std::fs::read_dir(state.join("runs")) else {
@@ -229,7 +235,12 @@ pub fn log_files(state: &Path) -> Vec<PathBuf> {
     };
     for run in runs.flatten() {
         if let Ok(files) = std::fs::read_dir(run.path()) {
-            out.extend(files.flatten().map(|f| f.path()));
+            out.extend(
+                files
+                    .flatten()
+                    .map(|f| f.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "log")),
+            );
         }
     }
     out
