@@ -205,7 +205,16 @@ fn manager(
             "jobs of earlier runs taken over"
         );
     }
+    let old_journals = previous.files.clone();
     manager.import(previous);
+    // Their jobs are in this run's journal now.
+    for file in old_journals {
+        let _ = std::fs::remove_file(&file);
+        if let Some(dir) = file.parent() {
+            // Only if no log is left in it.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
     Ok(manager)
 }
 

@@ -5,7 +5,9 @@
 //! the server's guardian).
 //!
 //! Appends are single `write`s of whole lines, so a server killed mid-write leaves at most one
-//! torn last line, which the reader skips.
+//! torn last line, which the reader skips. A new run writes the jobs it took over into its own
+//! journal before it deletes the earlier ones, so each start reads only its predecessor's (and a
+//! crash in between leaves repeated entries, which are harmless: later ones win).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -172,11 +174,14 @@ pub struct Earlier {
     pub jobs: BTreeMap<u64, Previous>,
     /// The highest id they gave, forgotten jobs included: ids are never reused.
     pub last_id: u64,
+    /// The journal files read (the new run's journal takes their place).
+    pub files: Vec<PathBuf>,
 }
 
 /// The jobs recorded in the journals of earlier runs under `runs` (all runs but `current`).
 pub fn previous_jobs(runs: &Path, current: &Path) -> Earlier {
     let mut journals: Vec<(DateTime<Utc>, Vec<Entry>)> = Vec::new();
+    let mut files = Vec::new();
     let Ok(dirs) = std::fs::read_dir(runs) else {
         return Earlier::default();
     };
@@ -188,6 +193,7 @@ pub fn previous_jobs(runs: &Path, current: &Path) -> Earlier {
         let Ok(file) = File::open(path.join(FILE_NAME)) else {
             continue;
         };
+        files.push(path.join(FILE_NAME));
         // A torn or foreign line is skipped, not fatal.
         let entries: Vec<Entry> = BufReader::new(file)
             .lines()
@@ -256,11 +262,16 @@ pub fn previous_jobs(runs: &Path, current: &Path) -> Earlier {
                 }
             }
             Entry::Forgotten { job } => {
+                last_id = last_id.max(job);
                 jobs.remove(&job);
             }
         }
     }
-    Earlier { jobs, last_id }
+    Earlier {
+        jobs,
+        last_id,
+        files,
+    }
 }
 
 #[cfg(test)]

@@ -171,8 +171,34 @@ impl JobManager {
     pub fn import(&self, earlier: Earlier) {
         self.next_id
             .fetch_max(earlier.last_id + 1, Ordering::SeqCst);
+        // Ids given before, forgotten ones included, stay taken in the next run too.
+        if earlier.last_id > 0 && !earlier.jobs.contains_key(&earlier.last_id) {
+            self.journal.record(&Entry::Forgotten {
+                job: earlier.last_id,
+            });
+        }
+        let mut imported = Vec::new();
         let mut jobs = self.jobs();
         for p in earlier.jobs.into_values() {
+            self.journal.record(&Entry::Created {
+                job: p.job,
+                command: p.command.clone(),
+                host: p.host.clone(),
+                cwd: p.cwd.clone(),
+                label: p.label.clone(),
+                pty: p.pty,
+                rule: p.rule.clone(),
+                created_at: p.created_at,
+                log: p.log.clone(),
+                layout: p.layout,
+            });
+            if let Some((started_at, pid)) = p.started {
+                self.journal.record(&Entry::Started {
+                    job: p.job,
+                    started_at,
+                    pid,
+                });
+            }
             let sizes = p
                 .ended
                 .as_ref()
@@ -227,9 +253,14 @@ processes were killed with the server",
                 Stamp::at(p.created_at),
                 phase,
             );
-            jobs.insert(id, Arc::new(job));
+            let job = Arc::new(job);
+            imported.push(Arc::clone(&job));
+            jobs.insert(id, job);
         }
         drop(jobs);
+        for job in &imported {
+            self.record_end(job);
+        }
         self.retain();
     }
 
@@ -255,7 +286,13 @@ processes were killed with the server",
                 total: extent.total,
                 stdout: extent.stdout,
                 stderr: extent.stderr,
-                lines: job.output.newlines(),
+                // Known without reading the log, except for a log taken over without its
+                // count (then it is counted once).
+                lines: job.output.newlines().unwrap_or_else(|| {
+                    job.output
+                        .lines_before(extent.total, crate::output::Select::Combined)
+                        .unwrap_or(0)
+                }),
             },
         });
     }

@@ -210,6 +210,7 @@ impl OutputStore {
         } else {
             Tag::Mixed
         };
+        let lines_known = lines.is_some();
         let lines = lines.unwrap_or(0);
         let mut by_line = [lines, 0, 0];
         match tag {
@@ -245,7 +246,7 @@ impl OutputStore {
             total: AtomicU64::new(total),
             changed: Notify::new(),
         };
-        if sizes.is_none() {
+        if !lines_known {
             // Unknown line count: counted from the start when the index is built.
             store.lock().lines = [u64::MAX; 3];
         }
@@ -350,9 +351,10 @@ impl OutputStore {
         }
     }
 
-    /// Newlines in the whole output so far (for line numbers).
-    pub fn newlines(&self) -> u64 {
-        self.lock().lines[0]
+    /// Newlines in the whole output so far (for line numbers); `None` for a log taken over
+    /// from an earlier run without its count, until it is indexed.
+    pub fn newlines(&self) -> Option<u64> {
+        Some(self.lock().lines[0]).filter(|n| *n != u64::MAX)
     }
 
     /// How the log file is laid out: (head region, circular tail region) sizes.

@@ -138,7 +138,7 @@ async fn a_restarted_server_reports_its_predecessors_jobs() {
     assert!(eventually(Duration::from_secs(10), || !alive(pid)).await);
     drop(first);
 
-    let second = Server::start_in(dir, &path, &[]).await;
+    let second = Server::start_in(tempfile::tempdir().expect("tempdir"), &path, &[]).await;
     let lost = second.ok("status", json!({"job_id": running})).await;
     assert_eq!(lost["state"], "lost", "{lost}");
     assert!(
@@ -166,6 +166,7 @@ async fn a_restarted_server_reports_its_predecessors_jobs() {
     assert!(err.contains("unknown job"), "{err}");
     let next = second.ok("execute", json!({"command": "true"})).await;
     assert_eq!(next["job_id"], "j4");
+    second.wait_end("j4", 10).await;
     let list = second.ok("list", json!({})).await;
     let ids: Vec<&str> = list["jobs"]
         .as_array()
@@ -174,6 +175,38 @@ async fn a_restarted_server_reports_its_predecessors_jobs() {
         .filter_map(|j| j["job_id"].as_str())
         .collect();
     assert_eq!(ids, ["j4", "j2", "j1"]);
+
+    // The second run took the first one's jobs into its own journal: one journal is left.
+    let journals = |root: &std::path::Path| {
+        std::fs::read_dir(root.join("runs"))
+            .expect("runs")
+            .flatten()
+            .filter(|d| d.path().join("journal.jsonl").exists())
+            .count()
+    };
+    assert_eq!(journals(&path), 1);
+    let mut second = second;
+    second.disconnect().await;
+    assert!(eventually(Duration::from_secs(10), || !alive(second.pid)).await);
+    drop(second);
+    let third = Server::start_in(tempfile::tempdir().expect("tempdir"), &path, &[]).await;
+    let lost = third.ok("status", json!({"job_id": running})).await;
+    assert_eq!(lost["state"], "lost", "{lost}");
+    let out = third.ok("output", json!({"job_id": "j1"})).await;
+    assert_eq!(out["text"], "finished\noops\n");
+    let found = third
+        .ok("output", json!({"job_id": "j1", "grep": "oops"}))
+        .await;
+    assert_eq!(found["matches"][0]["line"], 2, "{found}");
+    assert_eq!(
+        third.ok("status", json!({"job_id": "j4"})).await["state"],
+        "exited"
+    );
+    // Ids are never reused, even that of the job forgotten in the first run.
+    let next = third.ok("execute", json!({"command": "true"})).await;
+    assert_eq!(next["job_id"], "j5");
+    assert_eq!(journals(&path), 1);
+    drop(dir);
 }
 
 /// After a clean stop, the jobs the stop killed are `killed` (not `lost`) in the next run, and
