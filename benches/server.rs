@@ -131,15 +131,6 @@ impl Server {
     }
 }
 
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
     v.sort();
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
@@ -488,6 +479,10 @@ async fn reads(z: &Sizes) {
         rate(grep)
     );
 }
+
+#[path = "../tests/fixtures/procfs.rs"]
+mod procfs;
+use procfs::rss_bytes as rss;
 
 #[path = "../tests/fixtures/sshd.rs"]
 mod sshd_fixture;

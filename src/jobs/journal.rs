@@ -18,6 +18,8 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::state::End;
+
 /// Name of the journal file in a run's directory.
 pub const FILE_NAME: &str = "journal.jsonl";
 
@@ -38,29 +40,6 @@ pub struct Sizes {
     pub lines: u64,
 }
 
-/// How a job ended, as recorded.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum Ending {
-    Exited {
-        code: i32,
-    },
-    Killed {
-        signal: Option<i32>,
-        requested: bool,
-    },
-    TimedOut {
-        signal: Option<i32>,
-        code: Option<i32>,
-    },
-    FailedToStart {
-        reason: String,
-    },
-    Lost {
-        reason: String,
-    },
-}
-
 /// Resource use of an ended job.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Usage {
@@ -69,24 +48,30 @@ pub struct Usage {
     pub max_rss_bytes: u64,
 }
 
+/// A job as it was asked for: the first entry of each job.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Created {
+    pub job: u64,
+    pub command: String,
+    pub host: String,
+    pub cwd: Option<PathBuf>,
+    pub label: Option<String>,
+    pub pty: bool,
+    pub rule: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub log: PathBuf,
+    pub layout: Layout,
+}
+
 /// One line of the journal.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Entry {
     /// The first line: when this run started (runs are read in this order).
-    Run { started_at: DateTime<Utc> },
-    Created {
-        job: u64,
-        command: String,
-        host: String,
-        cwd: Option<PathBuf>,
-        label: Option<String>,
-        pty: bool,
-        rule: Option<String>,
-        created_at: DateTime<Utc>,
-        log: PathBuf,
-        layout: Layout,
+    Run {
+        started_at: DateTime<Utc>,
     },
+    Created(Created),
     Started {
         job: u64,
         started_at: DateTime<Utc>,
@@ -95,12 +80,14 @@ pub enum Entry {
     Ended {
         job: u64,
         ended_at: DateTime<Utc>,
-        ending: Ending,
+        ending: End,
         usage: Option<Usage>,
         output: Sizes,
     },
     /// Forgotten by `clean` or by retention (its log was deleted).
-    Forgotten { job: u64 },
+    Forgotten {
+        job: u64,
+    },
 }
 
 /// The journal of this run (appends), or nothing when the state directory is temporary.
@@ -153,18 +140,9 @@ impl Journal {
 /// A job of an earlier run, as its journal left it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Previous {
-    pub job: u64,
-    pub command: String,
-    pub host: String,
-    pub cwd: Option<PathBuf>,
-    pub label: Option<String>,
-    pub pty: bool,
-    pub rule: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub log: PathBuf,
-    pub layout: Layout,
+    pub created: Created,
     pub started: Option<(DateTime<Utc>, Option<u32>)>,
-    pub ended: Option<(DateTime<Utc>, Ending, Option<Usage>, Sizes)>,
+    pub ended: Option<(DateTime<Utc>, End, Option<Usage>, Sizes)>,
 }
 
 /// What the journals of earlier runs say.
@@ -210,32 +188,12 @@ pub fn previous_jobs(runs: &Path, current: &Path) -> Earlier {
     for entry in journals.into_iter().flat_map(|(_, e)| e) {
         match entry {
             Entry::Run { .. } => {}
-            Entry::Created {
-                job,
-                command,
-                host,
-                cwd,
-                label,
-                pty,
-                rule,
-                created_at,
-                log,
-                layout,
-            } => {
-                last_id = last_id.max(job);
+            Entry::Created(created) => {
+                last_id = last_id.max(created.job);
                 jobs.insert(
-                    job,
+                    created.job,
                     Previous {
-                        job,
-                        command,
-                        host,
-                        cwd,
-                        label,
-                        pty,
-                        rule,
-                        created_at,
-                        log,
-                        layout,
+                        created,
                         started: None,
                         ended: None,
                     },
@@ -279,7 +237,7 @@ mod tests {
     use super::*;
 
     fn created(job: u64, log: &Path) -> Entry {
-        Entry::Created {
+        Entry::Created(Created {
             job,
             command: format!("echo {job}"),
             host: "local".into(),
@@ -293,7 +251,7 @@ mod tests {
                 head_cap: 100,
                 tail_cap: 100,
             },
-        }
+        })
     }
 
     #[test]

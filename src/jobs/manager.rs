@@ -180,21 +180,11 @@ impl JobManager {
         let mut imported = Vec::new();
         let mut jobs = self.jobs();
         for p in earlier.jobs.into_values() {
-            self.journal.record(&Entry::Created {
-                job: p.job,
-                command: p.command.clone(),
-                host: p.host.clone(),
-                cwd: p.cwd.clone(),
-                label: p.label.clone(),
-                pty: p.pty,
-                rule: p.rule.clone(),
-                created_at: p.created_at,
-                log: p.log.clone(),
-                layout: p.layout,
-            });
+            self.journal.record(&Entry::Created(p.created.clone()));
+            let c = p.created;
             if let Some((started_at, pid)) = p.started {
                 self.journal.record(&Entry::Started {
-                    job: p.job,
+                    job: c.job,
                     started_at,
                     pid,
                 });
@@ -203,13 +193,13 @@ impl JobManager {
                 .ended
                 .as_ref()
                 .map(|(_, _, _, o)| (o.total, o.stdout, o.stderr, o.lines));
-            let store = OutputStore::import(&p.log, p.layout.head_cap, p.layout.tail_cap, sizes);
+            let store = OutputStore::import(&c.log, c.layout.head_cap, c.layout.tail_cap, sizes);
             let started = p.started.map(|(at, _)| Stamp::at(at));
             let phase = match p.ended {
                 Some((at, ending, usage, _)) => Phase::Ended {
                     started,
                     ended: Stamp::at(at),
-                    end: end_of(ending),
+                    end: ending,
                     usage: usage.map(|u| executors::ResourceUsage {
                         user_cpu: Duration::from_millis(u.user_cpu_ms),
                         system_cpu: Duration::from_millis(u.system_cpu_ms),
@@ -234,23 +224,23 @@ processes were killed with the server",
                 },
             };
             let request = JobRequest {
-                command: p.command,
-                cwd: p.cwd,
+                command: c.command,
+                cwd: c.cwd,
                 env: BTreeMap::new(),
-                host: p.host,
+                host: c.host,
                 timeout: None,
-                pty: p.pty,
+                pty: c.pty,
                 stdin: None,
                 keep_stdin_open: false,
-                label: p.label,
+                label: c.label,
             };
-            let id = JobId(p.job);
+            let id = JobId(c.job);
             let job = Job::imported(
                 id,
                 request,
                 Arc::new(store),
-                p.rule,
-                Stamp::at(p.created_at),
+                c.rule,
+                Stamp::at(c.created_at),
                 phase,
             );
             let job = Arc::new(job);
@@ -276,7 +266,7 @@ processes were killed with the server",
         self.journal.record(&Entry::Ended {
             job: job.id.0,
             ended_at: ended.wall,
-            ending: ending_of(&end),
+            ending: end,
             usage: usage.map(|u| journal::Usage {
                 user_cpu_ms: u64::try_from(u.user_cpu.as_millis()).unwrap_or(u64::MAX),
                 system_cpu_ms: u64::try_from(u.system_cpu.as_millis()).unwrap_or(u64::MAX),
@@ -348,7 +338,7 @@ processes were killed with the server",
         job.set_stdin_allowed(vetted.stdin);
         job.set_environment(vetted.clear_env, vetted.env);
         let (head_cap, tail_cap) = job.output.layout();
-        self.journal.record(&Entry::Created {
+        self.journal.record(&Entry::Created(journal::Created {
             job: id.0,
             command: job.request.command.clone(),
             host: job.request.host.clone(),
@@ -359,7 +349,7 @@ processes were killed with the server",
             created_at: job.created.wall,
             log: path,
             layout: journal::Layout { head_cap, tail_cap },
-        });
+        }));
         self.jobs().insert(id, Arc::clone(&job));
         self.retain();
         let _ = self.listing.send(());
@@ -816,25 +806,5 @@ pub fn describe_end(end: &End) -> String {
         End::TimedOut { .. } => "timed out and was killed".to_string(),
         End::FailedToStart { reason } => format!("failed to start: {reason}"),
         End::Lost { reason } => format!("lost: {reason}"),
-    }
-}
-
-fn ending_of(end: &End) -> journal::Ending {
-    match end.clone() {
-        End::Exited { code } => journal::Ending::Exited { code },
-        End::Killed { signal, requested } => journal::Ending::Killed { signal, requested },
-        End::TimedOut { signal, code } => journal::Ending::TimedOut { signal, code },
-        End::FailedToStart { reason } => journal::Ending::FailedToStart { reason },
-        End::Lost { reason } => journal::Ending::Lost { reason },
-    }
-}
-
-fn end_of(ending: journal::Ending) -> End {
-    match ending {
-        journal::Ending::Exited { code } => End::Exited { code },
-        journal::Ending::Killed { signal, requested } => End::Killed { signal, requested },
-        journal::Ending::TimedOut { signal, code } => End::TimedOut { signal, code },
-        journal::Ending::FailedToStart { reason } => End::FailedToStart { reason },
-        journal::Ending::Lost { reason } => End::Lost { reason },
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use executors::ResourceUsage;
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// When something happened, for both display (wall clock) and durations (monotonic).
 #[derive(Debug, Clone, Copy)]
@@ -50,8 +50,9 @@ pub enum Phase {
     },
 }
 
-/// How a job ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a job ended (serialised as the job journal records it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum End {
     Exited {
         code: i32,

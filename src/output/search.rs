@@ -16,7 +16,7 @@ use regex::bytes::Regex;
 
 use super::store::{OutputStore, Piece, Select, Tag};
 use super::text::render;
-use super::view::{MAX_LINE, SCAN_LIMIT, wants};
+use super::view::{MAX_LINE, SCAN_LIMIT};
 
 /// Bytes read per step of a sequential scan.
 const WINDOW: u64 = 1 << 20;
@@ -383,7 +383,7 @@ fn scan(
                     line_no = store.lines_before(end, select)? + 1;
                     known = true;
                 }
-                Piece::Data { start, end, tag } if wants(select, tag) => {
+                Piece::Data { start, end, tag } if select.wants(tag) => {
                     let at = filled;
                     let (got, n) = store.read_to(start, end, &mut buf[at..])?;
                     filled += n;

@@ -48,7 +48,8 @@ pub enum Select {
 }
 
 impl Select {
-    fn wants(self, tag: Tag) -> bool {
+    /// Whether bytes of `tag` belong to this selection.
+    pub fn wants(self, tag: Tag) -> bool {
         match self {
             Select::Combined => true,
             Select::Stdout => tag == Tag::Stdout,

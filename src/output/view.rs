@@ -64,7 +64,7 @@ pub fn read(
                 omitted += end - start;
                 pos = end;
             }
-            Piece::Data { start, end, tag } if !wants(select, tag) => {
+            Piece::Data { start, end, tag } if !select.wants(tag) => {
                 if tag == Tag::Mixed {
                     omitted += end - start;
                 }
@@ -104,14 +104,6 @@ pub fn read(
         omitted,
         remaining: store.len().saturating_sub(pos),
     })
-}
-
-pub(super) fn wants(select: Select, tag: Tag) -> bool {
-    match select {
-        Select::Combined => true,
-        Select::Stdout => tag == Tag::Stdout,
-        Select::Stderr => tag == Tag::Stderr,
-    }
 }
 
 /// The last lines of a job's output.
@@ -157,7 +149,7 @@ pub fn tail(
                     hit_gap = true;
                     block.clear();
                 }
-                Piece::Data { start, end, tag } if wants(select, tag) => {
+                Piece::Data { start, end, tag } if select.wants(tag) => {
                     let (got, data) = store.read(start, end)?;
                     if got > start {
                         hit_gap = true;

@@ -10,6 +10,10 @@ use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
+#[path = "../fixtures/procfs.rs"]
+mod procfs;
+pub use procfs::rss_bytes;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-jobs");
 
 /// A running server with a connected client. Killed (with its jobs) on drop.
@@ -216,15 +220,6 @@ pub fn is_zombie(pid: i32) -> bool {
 
 pub fn alive(pid: u32) -> bool {
     !is_zombie(pid as i32)
-}
-
-pub fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// The job log files (`jN.log`) under a state directory.
