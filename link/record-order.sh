@@ -6,7 +6,8 @@
 # whole 7 MiB of text kept 4.2 MiB of it resident; packed together, 1.6 MiB.
 #
 # Names carry a hash of the crate's build settings, so the release build (what users run) and
-# the bench build (what BENCHMARKS.md measures) have different ones: both are recorded. Run it
+# the bench build (what BENCHMARKS.md measures) have different ones: both are recorded. They do
+# not depend on where the checkout is (Cargo.toml builds our crates without line tables). Run it
 # again after changes that add or rename much of what runs at start (names the binary no longer
 # has are ignored by the linker; new ones land where they would anyway). Needs valgrind.
 #   link/record-order.sh
