@@ -499,9 +499,7 @@ mod tests {
     };
 
     fn store() -> (tempfile::TempDir, OutputStore) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = OutputStore::create(&dir.path().join("log"), 1 << 30, 1024).expect("create");
-        (dir, s)
+        super::super::store::temp_store(1 << 30, 1024)
     }
 
     #[test]
@@ -524,8 +522,7 @@ mod tests {
     /// Lines of every length (some longer than MAX_LINE, so that some chunks are cut inside a
     /// line), on both streams.
     fn big_store(cap: u64) -> (tempfile::TempDir, OutputStore) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = OutputStore::create(&dir.path().join("log"), cap, 1024).expect("create");
+        let (dir, s) = super::super::store::temp_store(cap, 1024);
         let mut seed = 7u64;
         let mut line = 0u64;
         while s.len() < 12 << 20 {

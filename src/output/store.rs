@@ -806,15 +806,18 @@ impl Inner {
     }
 }
 
+/// A store in a temporary directory, for the output module's tests; the directory goes with
+/// the first value.
+#[cfg(test)]
+pub(crate) fn temp_store(cap: u64, ring: usize) -> (tempfile::TempDir, OutputStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = OutputStore::create(&dir.path().join("log"), cap, ring).expect("create");
+    (dir, s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn store(cap: u64, ring: usize) -> (tempfile::TempDir, OutputStore) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = OutputStore::create(&dir.path().join("log"), cap, ring).expect("create");
-        (dir, s)
-    }
 
     fn read_all(s: &OutputStore, select: Select) -> (Vec<u8>, u64) {
         let mut out = Vec::new();
@@ -833,7 +836,7 @@ mod tests {
 
     #[test]
     fn keeps_order_and_streams_apart() {
-        let (_d, s) = store(1 << 20, 16);
+        let (_d, s) = temp_store(1 << 20, 16);
         s.append(Stream::Stdout, b"out1\n");
         s.append(Stream::Stderr, b"err1\n");
         s.append(Stream::Stdout, b"out2\n");
@@ -846,7 +849,7 @@ mod tests {
 
     #[test]
     fn cap_keeps_head_and_tail_and_counts_the_rest() {
-        let (_d, s) = store(20, 4);
+        let (_d, s) = temp_store(20, 4);
         for i in 0..100u8 {
             s.append(Stream::Stdout, &[b'a' + i % 26]);
         }
@@ -862,7 +865,7 @@ mod tests {
 
     #[test]
     fn big_chunk_larger_than_the_tail() {
-        let (_d, s) = store(10, 4);
+        let (_d, s) = temp_store(10, 4);
         let data: Vec<u8> = (0..50u8).collect();
         s.append(Stream::Stdout, &data);
         let (bytes, omitted) = read_all(&s, Select::Combined);
@@ -875,7 +878,7 @@ mod tests {
     /// read returns must be the byte of the position it is reported at.
     #[test]
     fn reads_racing_the_writer_return_only_intact_bytes() {
-        let (_d, s) = store(64 << 10, 512);
+        let (_d, s) = temp_store(64 << 10, 512);
         let byte = |pos: u64| (pos % 251) as u8;
         let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
@@ -914,7 +917,7 @@ mod tests {
 
     #[test]
     fn cursors_stay_valid_across_eviction() {
-        let (_d, s) = store(16, 4);
+        let (_d, s) = temp_store(16, 4);
         s.append(Stream::Stdout, b"0123456789");
         let cursor = 9; // inside the tail region
         for _ in 0..10 {
@@ -934,7 +937,7 @@ mod tests {
 
     #[test]
     fn reads_come_from_ring_or_file_alike() {
-        let (_d, s) = store(1 << 20, 8);
+        let (_d, s) = temp_store(1 << 20, 8);
         s.append(Stream::Stdout, b"abcdefghijklmnop");
         assert_eq!(s.read(12, 16).expect("ring").1, b"mnop");
         assert_eq!(s.read(2, 6).expect("file").1, b"cdef");
@@ -943,7 +946,7 @@ mod tests {
 
     #[test]
     fn line_numbers_survive_eviction() {
-        let (_d, s) = store(64, 8);
+        let (_d, s) = temp_store(64, 8);
         for i in 0..1000 {
             s.append(Stream::Stdout, format!("{i:03}\n").as_bytes());
         }
@@ -954,7 +957,7 @@ mod tests {
 
     #[test]
     fn pathological_interleaving_stays_bounded() {
-        let (_d, s) = store(1 << 30, 8);
+        let (_d, s) = temp_store(1 << 30, 8);
         for _ in 0..(MAX_RUNS * 3) {
             s.append(Stream::Stdout, b"o");
             s.append(Stream::Stderr, b"e");

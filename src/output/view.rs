@@ -219,9 +219,7 @@ mod tests {
     use executors::Stream;
 
     fn store() -> (tempfile::TempDir, OutputStore) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = OutputStore::create(&dir.path().join("log"), 1 << 30, 1024).expect("create");
-        (dir, s)
+        super::super::store::temp_store(1 << 30, 1024)
     }
 
     #[test]
