@@ -1,23 +1,17 @@
 //! Deciding: every program a command would run, against the rules; plus the checks that do not
-//! depend on rules (dangerous variables, working directories, arithmetic injection).
+//! depend on rules (variables, working directories, the files a command writes).
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::bounds::Budget;
 use crate::commands::{self, Layer, Role};
+use crate::paths::{self, Protected};
 use crate::rules::{Action, Rule};
-use crate::shell::{self, Analysis, Arg, Invocation, MAX_COMMANDS};
-use crate::{Policy, danger, paths};
-
-/// Shell builtins that run nothing and only print or change the shell's own state: allowed
-/// without a rule (a deny rule can still name them). Assignments they make are checked apart.
-const HARMLESS_BUILTINS: &[&str] = &[
-    "cd", "pushd", "popd", "dirs", "true", "false", ":", "test", "[", "set", "shopt", "umask",
-    "wait", "exit", "return", "shift", "break", "continue", "pwd", "export", "unset", "local",
-    "declare", "typeset", "readonly", "read", "getopts", "echo", "printf",
-];
+use crate::shell::{self, Access, Analysis, Arg, Cwd, Invocation, MAX_COMMANDS, vars};
+use crate::{Policy, danger};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -57,7 +51,7 @@ pub struct CommandCheck {
     /// The program and its arguments, as the policy saw them.
     pub command: String,
     pub decision: Decision,
-    /// The rule that decided (or `default allow` / `default deny`).
+    /// The rule that decided (or `default allow` / `default deny`, `shell builtin`...).
     pub rule: String,
     /// Why, when it was not allowed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,8 +66,8 @@ pub struct Verdict {
     pub host: String,
     /// Every program found, outermost wrapper first, with its decision.
     pub commands: Vec<CommandCheck>,
-    /// Reasons the command as a whole was refused (cannot be analysed, dangerous variables,
-    /// paths outside the allowed directories...).
+    /// Reasons the command as a whole was refused (constructs not modelled, variables, paths
+    /// outside the allowed directories...).
     pub refusals: Vec<String>,
     /// Whether the job may receive input through stdin (`interact`).
     pub stdin: bool,
@@ -82,7 +76,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// One line: `allowed by allow "cargo" (p.toml:2)` or the first reason for refusal.
+    /// One line: `allowed by allow "cargo" (p.toml:2)` or the reasons for refusal.
     pub fn summary(&self) -> String {
         if self.allowed {
             if self.rules.is_empty() {
@@ -104,8 +98,11 @@ impl Verdict {
     }
 }
 
+const BUILTIN_RULE: &str = "shell builtin";
+const WRAPPER_RULE: &str = "transparent wrapper";
+
 impl Policy {
-    /// Decides whether `req` may run. Never panics.
+    /// Decides whether `req` may run. Never panics; bounded in time and stack.
     pub fn check(&self, req: &CheckRequest<'_>) -> Verdict {
         let mut v = Verdict {
             allowed: false,
@@ -121,17 +118,38 @@ impl Policy {
             v.rules.push(format!("default allow ({})", self.source));
             return v;
         }
-        let analysis = shell::analyse(req.command);
+        match crate::bounds::run(req.command, |budget| self.check_bounded(req, budget)) {
+            Ok(v) => v,
+            Err(reason) => {
+                v.refusals.push(reason);
+                v
+            }
+        }
+    }
+
+    fn check_bounded(&self, req: &CheckRequest<'_>, budget: &Budget) -> Verdict {
+        let verdict = Verdict {
+            allowed: false,
+            command: req.command.to_string(),
+            host: req.host.to_string(),
+            commands: Vec::new(),
+            refusals: Vec::new(),
+            stdin: self.stdin_for(req.host),
+            rules: Vec::new(),
+        };
         let mut ctx = Ctx {
             policy: self,
             host: req.host,
             rules: self.rules_for(req.host),
-            verdict: v,
-            analysis: Analysis::default(),
-            reads_input: false,
+            verdict,
+            redirects: Vec::new(),
+            writes: Vec::new(),
+            cwds: Vec::new(),
             stdin_votes: Vec::new(),
+            budget,
         };
-        ctx.run(analysis);
+        let top = shell::analyse_at(req.command, 0, &Cwd::start(), budget);
+        ctx.run(top);
         ctx.environment(req.env);
         ctx.directories(req.cwd);
         let stdin = ctx.stdin_votes.iter().all(|s| *s)
@@ -149,130 +167,145 @@ impl Policy {
 
     /// Whether `rule` matches some program of `example` (for rule examples).
     pub(crate) fn rule_matches_example(&self, rule: &Rule, example: &str) -> bool {
-        let mut work: VecDeque<(Invocation, usize)> = shell::analyse(example)
-            .invocations
-            .into_iter()
-            .map(|i| (i, 0))
-            .collect();
-        let mut seen = 0;
-        while let Some((inv, depth)) = work.pop_front() {
-            seen += 1;
-            if seen > MAX_COMMANDS {
-                return false;
-            }
-            let ex = commands::expand(&inv);
-            if ex
-                .layers
-                .iter()
-                .any(|l| rule.matches(l, self.match_basename))
-            {
-                return true;
-            }
-            for s in ex.nested {
-                if depth < shell::MAX_DEPTH {
-                    work.extend(
-                        shell::analyse(&s)
-                            .invocations
-                            .into_iter()
-                            .map(|i| (i, depth + 1)),
-                    );
+        crate::bounds::run(example, |budget| {
+            let mut work: VecDeque<(Invocation, usize)> =
+                shell::analyse_at(example, 0, &Cwd::start(), budget)
+                    .invocations
+                    .into_iter()
+                    .map(|i| (i, 0))
+                    .collect();
+            let mut seen = 0;
+            while let Some((inv, depth)) = work.pop_front() {
+                seen += 1;
+                if seen > MAX_COMMANDS {
+                    return false;
                 }
+                let ex = commands::expand(&inv);
+                if ex
+                    .layers
+                    .iter()
+                    .any(|l| rule.matches(l, self.match_basename))
+                {
+                    return true;
+                }
+                for (s, cwd) in ex.nested {
+                    if depth < shell::MAX_DEPTH {
+                        work.extend(
+                            shell::analyse_at(&s, depth + 1, &cwd, budget)
+                                .invocations
+                                .into_iter()
+                                .map(|i| (i, depth + 1)),
+                        );
+                    }
+                }
+                work.extend(ex.inner.into_iter().map(|i| (i, depth)));
             }
-            work.extend(ex.inner.into_iter().map(|i| (i, depth)));
-        }
-        false
+            false
+        })
+        .unwrap_or(false)
     }
 }
 
-struct Ctx<'p> {
+/// A file a command opens: a redirection, or a program's output option.
+struct FileUse {
+    fd: Option<i32>,
+    access: Access,
+    target: Arg,
+    cwd: Cwd,
+    by: String,
+}
+
+struct Ctx<'p, 'b> {
     policy: &'p Policy,
     host: &'p str,
     rules: Vec<&'p Rule>,
     verdict: Verdict,
-    /// Everything found, nested strings included.
-    analysis: Analysis,
-    reads_input: bool,
+    redirects: Vec<FileUse>,
+    writes: Vec<FileUse>,
+    /// Where each program runs.
+    cwds: Vec<Cwd>,
     /// Per allowed program: may the job take stdin?
     stdin_votes: Vec<bool>,
+    budget: &'b Budget,
 }
 
-impl<'p> Ctx<'p> {
+impl Ctx<'_, '_> {
     fn refuse(&mut self, reason: String) {
         if !self.verdict.refusals.contains(&reason) {
             self.verdict.refusals.push(reason);
         }
     }
 
+    fn take(&mut self, a: Analysis, depth: usize, work: &mut VecDeque<(Invocation, usize)>) {
+        for r in a.refusals {
+            self.refuse(r);
+        }
+        for name in a.shell_assignments {
+            self.shell_assignment(&name);
+        }
+        for r in a.redirects {
+            self.redirects.push(FileUse {
+                fd: Some(r.fd),
+                access: r.access,
+                target: r.target,
+                cwd: r.cwd,
+                by: "redirection".into(),
+            });
+        }
+        work.extend(a.invocations.into_iter().map(|i| (i, depth)));
+    }
+
     fn run(&mut self, top: Analysis) {
-        let mut work: VecDeque<(Invocation, usize, bool)> = VecDeque::new();
-        self.take(top, 0, false, &mut work);
+        let mut work: VecDeque<(Invocation, usize)> = VecDeque::new();
+        self.take(top, 0, &mut work);
         let mut seen = 0usize;
-        while let Some((inv, depth, probe)) = work.pop_front() {
+        while let Some((inv, depth)) = work.pop_front() {
             seen += 1;
             if seen > MAX_COMMANDS {
                 self.refuse(format!("more than {MAX_COMMANDS} commands"));
                 break;
             }
             let ex = commands::expand(&inv);
+            if !self.cwds.contains(&inv.cwd) {
+                self.cwds.push(inv.cwd.clone());
+            }
             for r in ex.refusals {
                 self.refuse(r);
             }
-            for (name, _) in &ex.assignments {
-                if danger::dangerous_variable(name) {
-                    self.refuse(format!(
-                        "sets {name}, which can make programs load or run other code"
-                    ));
-                }
+            for (name, value) in &ex.assignments {
+                self.env_assignment(name, value.lit(), "the command");
+            }
+            for name in &ex.shell_assignments {
+                self.shell_assignment(name);
+            }
+            for w in ex.writes {
+                self.writes.push(FileUse {
+                    fd: None,
+                    access: Access::Write,
+                    target: w.target,
+                    cwd: w.cwd,
+                    by: w.by,
+                });
             }
             for layer in &ex.layers {
-                if matches!(layer.basename(), "read" | "mapfile" | "readarray") {
-                    self.reads_input = true;
+                self.decide(layer);
+            }
+            for (s, cwd) in ex.nested {
+                if depth + 1 > shell::MAX_DEPTH {
+                    self.refuse(format!(
+                        "command strings nested deeper than {} levels",
+                        shell::MAX_DEPTH
+                    ));
+                    continue;
                 }
-                self.decide(layer, probe);
+                let nested = shell::analyse_at(&s, depth + 1, &cwd, self.budget);
+                self.take(nested, depth + 1, &mut work);
             }
-            for s in ex.nested {
-                let nested = shell::analyse_at(&s, depth + 1);
-                self.take(nested, depth + 1, probe, &mut work);
-            }
-            work.extend(ex.inner.into_iter().map(|i| (i, depth, probe)));
-            work.extend(ex.probes.into_iter().map(|i| (i, depth, true)));
-        }
-        for name in self.analysis.shell_assignments.clone() {
-            if danger::dangerous_variable(&name) {
-                self.refuse(format!(
-                    "sets {name} in the shell, which can make later commands load or run other code"
-                ));
-            }
-        }
-        if self.analysis.arithmetic && (self.analysis.quoted_substitution_text || self.reads_input)
-        {
-            self.refuse(
-                "arithmetic evaluation together with text that could hold a command substitution \
-(bash evaluates variable contents in arithmetic, which can run commands)"
-                    .into(),
-            );
+            work.extend(ex.inner.into_iter().map(|i| (i, depth)));
         }
     }
 
-    /// Adds a (possibly nested) analysis: its refusals and facts, and its commands to the work.
-    fn take(
-        &mut self,
-        a: Analysis,
-        depth: usize,
-        probe: bool,
-        work: &mut VecDeque<(Invocation, usize, bool)>,
-    ) {
-        for r in &a.refusals {
-            self.refuse(r.clone());
-        }
-        work.extend(a.invocations.iter().cloned().map(|i| (i, depth, probe)));
-        let mut facts = a;
-        facts.invocations.clear();
-        facts.refusals.clear();
-        self.analysis.absorb(facts);
-    }
-
-    fn decide(&mut self, layer: &Layer, probe: bool) {
+    fn decide(&mut self, layer: &Layer) {
         let mb = self.policy.match_basename;
         let display = layer.display();
         let deny = self
@@ -292,20 +325,25 @@ impl<'p> Ctx<'p> {
             });
             return;
         }
-        if probe {
-            return;
-        }
-        let allow = self
+        // The most specific allow rule decides (`python3 -c` over `python3`).
+        let mut allows: Vec<&Rule> = self
             .rules
             .iter()
-            .find(|r| r.action == Action::Allow && r.matches(layer, mb))
-            .copied();
+            .filter(|r| r.action == Action::Allow && r.matches(layer, mb))
+            .copied()
+            .collect();
+        allows.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
+        let allow = match &layer.opaque {
+            Some(o) => allows
+                .iter()
+                .find(|r| r.covers(&o.needs, layer, mb))
+                .copied(),
+            None => allows.first().copied(),
+        };
         let (decision, rule, reason, stdin_rule) = if let Some(opaque) = &layer.opaque {
             match allow {
-                Some(r) if r.covers(&opaque.needs, layer, mb) => {
-                    (Decision::Allowed, r.id.clone(), None, Some(r))
-                }
-                _ => (
+                Some(r) => (Decision::Allowed, r.id.clone(), None, Some(r)),
+                None => (
                     Decision::Refused,
                     "opaque code".to_string(),
                     Some(format!(
@@ -316,18 +354,10 @@ impl<'p> Ctx<'p> {
                     None,
                 ),
             }
-        } else if layer.role == Role::Transparent && allow.is_none() {
-            (
-                Decision::Allowed,
-                "transparent wrapper".to_string(),
-                None,
-                None,
-            )
-        } else if allow.is_none()
-            && !layer.program.contains('/')
-            && HARMLESS_BUILTINS.contains(&layer.program.as_str())
-        {
-            (Decision::Allowed, "shell builtin".to_string(), None, None)
+        } else if allow.is_none() && layer.role == Role::Transparent {
+            (Decision::Allowed, WRAPPER_RULE.to_string(), None, None)
+        } else if allow.is_none() && layer.role == Role::Builtin {
+            (Decision::Allowed, BUILTIN_RULE.to_string(), None, None)
         } else {
             match allow {
                 Some(r) => (Decision::Allowed, r.id.clone(), None, Some(r)),
@@ -350,18 +380,13 @@ impl<'p> Ctx<'p> {
                 },
             }
         };
-        if decision == Decision::Allowed {
-            if !self.verdict.rules.contains(&rule)
-                && rule != "transparent wrapper"
-                && rule != "shell builtin"
-            {
+        if decision == Decision::Allowed && rule != WRAPPER_RULE && rule != BUILTIN_RULE {
+            if !self.verdict.rules.contains(&rule) {
                 self.verdict.rules.push(rule.clone());
             }
-            if rule != "transparent wrapper" && rule != "shell builtin" {
-                let default = self.policy.stdin_for(self.host);
-                self.stdin_votes
-                    .push(stdin_rule.and_then(|r| r.stdin).unwrap_or(default));
-            }
+            let default = self.policy.stdin_for(self.host);
+            self.stdin_votes
+                .push(stdin_rule.and_then(|r| r.stdin).unwrap_or(default));
         }
         self.verdict.commands.push(CommandCheck {
             command: display,
@@ -371,90 +396,293 @@ impl<'p> Ctx<'p> {
         });
     }
 
-    fn environment(&mut self, env: &[(String, String)]) {
-        for (name, value) in env {
-            if danger::dangerous_variable(name) {
-                self.refuse(format!("the job's environment sets {name}, which can make programs load or run other code"));
-            }
-            if let Some(allowed) = &self.policy.env_allow
-                && !allowed.iter().any(|p| crate::glob_match(p, name))
-            {
-                self.refuse(format!(
-                    "the policy does not let jobs set {name} (allowed: {})",
-                    allowed.join(", ")
-                ));
-            }
-            if self.analysis.arithmetic && (value.contains("$(") || value.contains('`')) {
-                self.refuse(format!(
-                    "{name}'s value holds a command substitution and the command evaluates arithmetic"
-                ));
-            }
-            if let Some(reason) =
-                danger::bad_characters(value).or_else(|| danger::bad_characters(name))
-            {
-                self.refuse(format!("the job's environment: {reason}"));
-            }
+    /// A variable assigned in the shell itself.
+    fn shell_assignment(&mut self, name: &str) {
+        if let Some(why) = vars::assignable(name) {
+            self.refuse(format!("assigns {name}: {why}"));
+            return;
+        }
+        // A variable the job inherits is exported: assigning it changes the environment of
+        // every program that follows.
+        let env_like = name.chars().any(|c| c.is_ascii_uppercase())
+            || std::env::var_os(name).is_some()
+            || danger::dangerous_variable(name);
+        if env_like {
+            self.env_assignment(name, None, "the command");
         }
     }
 
-    fn directories(&mut self, cwd: Option<&Path>) {
-        if !self.policy.redirect_writes {
-            for r in self.analysis.redirects.clone() {
-                let harmless = r.target.lit().is_some_and(paths::harmless_device);
-                if r.write && !harmless {
-                    self.refuse(format!(
-                        "redirection into {} writes a file, which this policy does not allow",
-                        r.target.display()
-                    ));
-                }
-            }
-        }
-        let Some(roots) = self.policy.cwd_for(self.host) else {
+    /// A variable put in a program's environment (or the job's).
+    fn env_assignment(&mut self, name: &str, value: Option<&str>, by: &str) {
+        if danger::dangerous_variable(name) {
+            self.refuse(format!(
+                "{by} sets {name}, which can make programs load or run other code"
+            ));
             return;
+        }
+        if let Some(why) = vars::assignable(name) {
+            self.refuse(format!("{by} sets {name}: {why}"));
+            return;
+        }
+        let deny_default = self.policy.default_for(self.host) == Action::Deny;
+        match &self.policy.env_allow {
+            Some(allowed) if allowed.iter().any(|p| crate::glob_match(p, name)) => {}
+            Some(allowed) => self.refuse(format!(
+                "the policy does not let jobs set {name} (its [env] allow names: {})",
+                allowed.join(", ")
+            )),
+            None if deny_default
+                && !crate::DEFAULT_ENV_ALLOW
+                    .iter()
+                    .any(|p| crate::glob_match(p, name)) =>
+            {
+                self.refuse(format!(
+                    "the policy does not let jobs set {name}: under default = \"deny\" only \
+the variables [env] allow names may be set (without it: {})",
+                    crate::DEFAULT_ENV_ALLOW.join(", ")
+                ));
+            }
+            None => {}
+        }
+        if let Some(v) = value
+            && let Some(reason) = danger::bad_characters(v)
+        {
+            self.refuse(format!("the value of {name}: {reason}"));
+        }
+    }
+
+    fn environment(&mut self, env: &[(String, String)]) {
+        for (name, value) in env {
+            if let Some(reason) = danger::bad_characters(name) {
+                self.refuse(format!("the job's environment: {reason}"));
+                continue;
+            }
+            self.env_assignment(name, Some(value), "the job's environment");
+        }
+    }
+
+    /// Resolves each alternative of `cwd` from `base`; `None` when unknown.
+    fn resolve_cwd(&self, base: &Path, cwd: &Cwd) -> Option<Vec<PathBuf>> {
+        let Cwd::Known(alts) = cwd else {
+            return None;
         };
-        let roots = roots.to_vec();
-        let base = match cwd {
+        let mut out = Vec::new();
+        for steps in alts {
+            let mut dir = base.to_path_buf();
+            for s in steps {
+                let target = match expand_tilde(&s.target) {
+                    Some(p) => p,
+                    None => PathBuf::from(&s.target),
+                };
+                let joined = dir.join(target);
+                let next = if s.physical {
+                    joined
+                } else {
+                    paths::normalize(&joined)
+                };
+                dir = paths::resolve(&next).ok()?;
+            }
+            out.push(dir);
+        }
+        Some(out)
+    }
+
+    fn directories(&mut self, cwd: Option<&Path>) {
+        let roots: Option<Vec<PathBuf>> = self.policy.cwd_for(self.host).map(|r| {
+            r.iter()
+                .map(|p| paths::resolve(p).unwrap_or_else(|_| paths::normalize(p)))
+                .collect()
+        });
+        let given = match cwd {
             Some(c) => c.to_path_buf(),
             None => std::env::current_dir().unwrap_or_default(),
         };
-        if !paths::within(&base, &roots) {
+        // The kernel resolves the working directory physically (`/jail/link/..` is the
+        // parent of the link's target).
+        let base = match paths::resolve(&given) {
+            Ok(b) => b,
+            Err(e) => {
+                if roots.is_some() {
+                    self.refuse(format!(
+                        "the working directory {} cannot be resolved: {}",
+                        given.display(),
+                        e.0
+                    ));
+                }
+                given.clone()
+            }
+        };
+        if let Some(roots) = &roots
+            && !paths::within(&base, roots)
+        {
             self.refuse(format!(
                 "the working directory {} is outside the allowed directories ({})",
                 base.display(),
-                show(&roots)
+                show(roots)
             ));
         }
-        for r in self.analysis.redirects.clone() {
-            match &r.target {
-                Arg::Lit(p) if paths::harmless_device(p) => {}
-                Arg::Lit(p) => {
-                    let path = Path::new(p);
-                    if path.is_relative() && self.analysis.changes_directory {
-                        self.refuse(format!(
-                            "redirection to {p} after a change of directory cannot be checked against the allowed directories"
-                        ));
-                        continue;
+        if let Some(roots) = &roots {
+            for cwd in std::mem::take(&mut self.cwds) {
+                match self.resolve_cwd(&base, &cwd) {
+                    Some(dirs) => {
+                        for d in dirs {
+                            if !paths::within(&d, roots) {
+                                self.refuse(format!(
+                                    "a command runs in {}, outside the allowed directories ({})",
+                                    d.display(),
+                                    show(roots)
+                                ));
+                            }
+                        }
                     }
-                    let full = base.join(path);
-                    if !paths::within(&full, &roots) {
-                        self.refuse(format!(
-                            "redirection to {p} is outside the allowed directories ({})",
-                            show(&roots)
-                        ));
-                    }
+                    None => self.refuse(
+                        "a change of directory cannot be followed, so where commands run cannot be checked against the allowed directories"
+                            .to_string(),
+                    ),
                 }
-                Arg::Dyn(src) => self.refuse(format!(
-                    "redirection to {src}, only known at run time, cannot be checked against the allowed directories"
-                )),
             }
         }
-        if self.analysis.changes_directory {
-            // `cd` itself: its target must be inside too.
+        let protect: Vec<Protected> = self.policy.protected();
+        // Descriptors that a read redirection opened: reopening them for writing (through
+        // /dev/fd/N) would write the file that was only vetted for reading.
+        let read_fds: Vec<i32> = self
+            .redirects
+            .iter()
+            .filter(|r| r.access == Access::Read)
+            .filter_map(|r| r.fd)
+            .collect();
+        let uses: Vec<FileUse> = std::mem::take(&mut self.redirects)
+            .into_iter()
+            .chain(std::mem::take(&mut self.writes))
+            .collect();
+        for u in &uses {
+            self.file_use(u, &base, roots.as_deref(), &protect, &read_fds);
+        }
+    }
+
+    fn file_use(
+        &mut self,
+        u: &FileUse,
+        base: &Path,
+        roots: Option<&[PathBuf]>,
+        protect: &[Protected],
+        read_fds: &[i32],
+    ) {
+        let write = u.access == Access::Write;
+        let what = if write { "writes" } else { "reads" };
+        let by = &u.by;
+        let text = match &u.target {
+            Arg::Lit(p) => p.clone(),
+            Arg::Dyn(d) => match expand_tilde(&d.src) {
+                Some(p) if !d.may_split => p.to_string_lossy().into_owned(),
+                _ => {
+                    if write || roots.is_some() {
+                        self.refuse(format!(
+                            "{by} {what} {}, a path only known at run time, which cannot be checked",
+                            d.src
+                        ));
+                    }
+                    return;
+                }
+            },
+        };
+        if text.contains("/dev/tcp") || text.contains("/dev/udp") {
+            self.refuse(format!(
+                "{by} to {text}: bash opens a network connection for /dev/tcp and /dev/udp"
+            ));
+            return;
+        }
+        if paths::harmless_device(&text) {
+            return;
+        }
+        if let Some(fd) = paths::descriptor_file(&text) {
+            if !write {
+                return;
+            }
+            if (fd == 1 || fd == 2) && !read_fds.contains(&fd) {
+                return;
+            }
+            self.refuse(format!(
+                "{by} writes {text}, which reopens a descriptor that is not the job's output"
+            ));
+            return;
+        }
+        if text.starts_with("/proc/")
+            || text.starts_with("/dev/fd/")
+            || text.starts_with("/dev/std")
+        {
+            self.refuse(format!(
+                "{by} {what} {text}, which names another file through a descriptor"
+            ));
+            return;
+        }
+        let needs_check = write || roots.is_some();
+        if !needs_check {
+            return;
+        }
+        if write && !self.policy.redirect_writes {
+            self.refuse(format!(
+                "{by} writes {text}, and this policy does not let commands write files"
+            ));
+            return;
+        }
+        let path = Path::new(&text);
+        let candidates: Vec<PathBuf> = if path.is_absolute() {
+            vec![path.to_path_buf()]
+        } else {
+            match self.resolve_cwd(base, &u.cwd) {
+                Some(dirs) => dirs.into_iter().map(|d| d.join(path)).collect(),
+                None => {
+                    self.refuse(format!(
+                        "{by} {what} {text} after a change of directory that cannot be followed"
+                    ));
+                    return;
+                }
+            }
+        };
+        for c in candidates {
+            let real = match paths::resolve(&c) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.refuse(format!("{by} {what} {text}: {}", e.0));
+                    continue;
+                }
+            };
+            if let Some(roots) = roots
+                && !paths::within(&real, roots)
+            {
+                self.refuse(format!(
+                    "{by} {what} {text} ({}), outside the allowed directories ({})",
+                    real.display(),
+                    show(roots)
+                ));
+            }
+            if write && protect.iter().any(|p| p.covers(&real)) {
+                self.refuse(format!(
+                    "{by} writes {text} ({}), a protected place where programs read code or \
+configuration",
+                    real.display()
+                ));
+            }
         }
     }
 }
 
-fn show(roots: &[std::path::PathBuf]) -> String {
+/// `~` or `~/rest` with `$HOME`.
+fn expand_tilde(src: &str) -> Option<PathBuf> {
+    let rest = if src == "~" {
+        ""
+    } else {
+        src.strip_prefix("~/")?
+    };
+    if rest.contains(['$', '`', '*', '?', '[', '{', '\'', '"', '\\', '~']) {
+        return None;
+    }
+    let home = std::env::var_os("HOME")?;
+    Some(Path::new(&home).join(rest))
+}
+
+fn show(roots: &[PathBuf]) -> String {
     roots
         .iter()
         .map(|r| r.display().to_string())

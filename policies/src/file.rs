@@ -31,6 +31,9 @@ struct PolicyFile {
     rule: Vec<Spanned<RuleFile>>,
     #[serde(default)]
     hosts: BTreeMap<String, Spanned<HostFile>>,
+    /// Places commands may not write, besides the built-in ones.
+    #[serde(default)]
+    protect: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,7 +182,7 @@ pub(crate) fn compile(text: &str, path: &str) -> Result<Policy, PolicyError> {
         let act = action(&ctx, &f.action, at)?;
         let matcher = match (&f.command, &f.regex) {
             (Some(c), None) => Matcher::Prefix(prefix(&ctx, c, at)?),
-            (None, Some(re)) => Matcher::Regex(
+            (None, Some(re)) => Matcher::regex(
                 regex::RegexBuilder::new(re)
                     .size_limit(1 << 20)
                     .build()
@@ -247,6 +250,7 @@ pub(crate) fn compile(text: &str, path: &str) -> Result<Policy, PolicyError> {
         redirect_writes: file.redirect_writes.unwrap_or(true),
         env_allow: file.env.allow,
         env_pass: file.env.pass,
+        protect: file.protect.clone(),
         limits: Limits {
             max_timeout: secs(file.limits.max_timeout, "max_timeout")?,
             default_timeout: secs(file.limits.default_timeout, "default_timeout")?,

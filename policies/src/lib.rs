@@ -1,10 +1,13 @@
 //! The mcp-jobs policy engine: decides whether a shell command may run.
 //!
-//! A command string is parsed with a real bash grammar ([`shell`]); every simple command in it —
-//! in pipelines, lists, subshells, substitutions, `sh -c` strings, and behind wrappers such as
-//! `sudo`, `env`, `xargs` or `find -exec` ([`commands`]) — must pass the policy's rules
-//! ([`rules`]). What cannot be analysed with certainty is refused with a reason. The crate is
-//! pure and synchronous: it runs nothing.
+//! A command string is parsed with a real bash grammar ([`shell`]) and accepted only when every
+//! construct in it is one the engine models completely (a positive grammar); every simple
+//! command in it — in pipelines, lists, subshells, substitutions, `sh -c` strings, and behind
+//! wrappers such as `sudo`, `env`, `xargs` or `find -exec` ([`commands`], read with each
+//! program's real option syntax) — must pass the policy's rules ([`rules`]); the files it
+//! writes are resolved on the real file system ([`paths`]). Anything else is refused with a
+//! reason that names it. Work is bounded ([`bounds`]). The crate is pure and synchronous: it
+//! runs nothing.
 //!
 //! ```
 //! let policy = policies::Policy::from_toml(r#"
@@ -16,6 +19,7 @@
 //! assert!(!policy.check(&policies::CheckRequest::new("echo $(rm -rf ~)")).allowed);
 //! ```
 
+pub mod bounds;
 mod check;
 pub mod commands;
 pub mod danger;
@@ -32,6 +36,31 @@ use std::time::Duration;
 pub use check::{CheckRequest, CommandCheck, Decision, Verdict};
 pub use error::PolicyError;
 pub use rules::{Action, Rule};
+
+/// The variables jobs may set under `default = "deny"` when the policy has no `[env] allow`:
+/// logging, colour, locale and time zone, which no program reads as code or a path to write.
+pub const DEFAULT_ENV_ALLOW: &[&str] = &[
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "RUST_TEST_THREADS",
+    "CARGO_TERM_COLOR",
+    "CI",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "TERM",
+    "COLUMNS",
+    "LINES",
+    "LANG",
+    "LC_*",
+    "TZ",
+    "DEBUG",
+    "VERBOSE",
+    "PYTHONUNBUFFERED",
+    "PYTHONDONTWRITEBYTECODE",
+    "NODE_ENV",
+];
 
 /// Limits a policy puts on the jobs it allows.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -74,6 +103,9 @@ pub struct Policy {
     pub env_pass: Option<Vec<String>>,
     pub limits: Limits,
     pub hosts: BTreeMap<String, HostPolicy>,
+    /// Places commands may not write (besides [`paths::DEFAULT_PROTECT`]): the policy's
+    /// `protect` list and what the server adds (its own state).
+    pub protect: Vec<String>,
 }
 
 impl Policy {
@@ -106,7 +138,25 @@ impl Policy {
             env_pass: None,
             limits: Limits::default(),
             hosts: BTreeMap::new(),
+            protect: Vec::new(),
         }
+    }
+
+    /// Protects `path` (and what is under it) from writes by commands: the server adds its
+    /// state directory, audit log and configuration.
+    pub fn add_protected(&mut self, path: &Path) {
+        self.protect.push(path.display().to_string());
+    }
+
+    /// Every protected place.
+    pub(crate) fn protected(&self) -> Vec<paths::Protected> {
+        paths::DEFAULT_PROTECT
+            .iter()
+            .copied()
+            .chain(self.protect.iter().map(String::as_str))
+            .chain(std::iter::once(self.source.as_str()).filter(|s| s.starts_with('/')))
+            .map(paths::Protected::parse)
+            .collect()
     }
 
     /// Whether a variable from the server's environment is passed to jobs.

@@ -1,9 +1,15 @@
-//! Paths for working-directory limits: lexical normalisation and containment.
+//! Paths as the kernel will see them: working directories and redirection targets are
+//! resolved on the real file system at check time (symlinks followed, `..` taken after them),
+//! so that `/jail/link/..` or a symlink inside the workspace cannot lead a write elsewhere.
+//! What happens between the check and the run (a symlink created meanwhile) is not seen: the
+//! kernel sandbox (`[sandbox]`) is what enforces paths for the job's whole life.
 
 use std::path::{Component, Path, PathBuf};
 
-/// `a/./b/../c` → `a/c`, without touching the file system (a path that does not exist yet, such
-/// as a redirection target, must still be judged).
+/// Most symlinks and components followed for one path.
+const MAX_COMPONENTS: usize = 4096;
+
+/// `a/./b/../c` → `a/c`, textually (as `cd` without `-P` does).
 pub fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
@@ -18,16 +24,207 @@ pub fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// Whether `path` is `root` or inside it.
-pub fn within(path: &Path, roots: &[PathBuf]) -> bool {
-    let p = normalize(path);
-    roots.iter().any(|r| p.starts_with(r))
+/// Why a path cannot be resolved with certainty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unresolvable(pub String);
+
+/// The physical path `path` (absolute) names, as `open` would resolve it: the longest existing
+/// prefix with every symlink followed, then the components that do not exist yet. A `..` after
+/// a missing component, a dangling symlink, or a loop is unresolvable.
+pub fn resolve(path: &Path) -> Result<PathBuf, Unresolvable> {
+    if !path.is_absolute() {
+        return Err(Unresolvable(format!("{} is not absolute", path.display())));
+    }
+    let comps: Vec<Component> = path.components().collect();
+    if comps.len() > MAX_COMPONENTS {
+        return Err(Unresolvable("too many path components".into()));
+    }
+    // Find the longest prefix that exists (following symlinks).
+    let mut split = comps.len();
+    loop {
+        let prefix: PathBuf = comps[..split].iter().collect();
+        match std::fs::canonicalize(&prefix) {
+            Ok(real) => {
+                let mut out = real;
+                for c in &comps[split..] {
+                    match c {
+                        Component::Normal(n) => {
+                            let next = out.join(n);
+                            // A dangling symlink: writing through it creates its target.
+                            if std::fs::symlink_metadata(&next).is_ok() {
+                                return Err(Unresolvable(format!(
+                                    "{} is a symlink to a missing file",
+                                    next.display()
+                                )));
+                            }
+                            out = next;
+                        }
+                        Component::CurDir => {}
+                        _ => {
+                            return Err(Unresolvable(format!(
+                                "{} has `..` after a directory that does not exist",
+                                path.display()
+                            )));
+                        }
+                    }
+                }
+                return Ok(out);
+            }
+            Err(_) if split > 1 => split -= 1,
+            Err(e) => return Err(Unresolvable(format!("{}: {e}", path.display()))),
+        }
+    }
 }
 
-/// Device files every command may redirect to.
+/// Whether `path` is `root` or inside it.
+pub fn within(path: &Path, roots: &[PathBuf]) -> bool {
+    roots.iter().any(|r| path.starts_with(r))
+}
+
+/// Device files every command may redirect to or from.
 pub fn harmless_device(path: &str) -> bool {
     matches!(
         path,
-        "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/stdin" | "/dev/tty" | "/dev/zero"
-    ) || path.starts_with("/dev/fd/")
+        "/dev/null" | "/dev/zero" | "/dev/full" | "/dev/tty" | "/dev/random" | "/dev/urandom"
+    )
+}
+
+/// Descriptor files: `/dev/stdout` is descriptor 1, `/dev/fd/2` is 2. bash (and the kernel)
+/// reopen what the descriptor refers to.
+pub fn descriptor_file(path: &str) -> Option<i32> {
+    match path {
+        "/dev/stdin" => Some(0),
+        "/dev/stdout" => Some(1),
+        "/dev/stderr" => Some(2),
+        p => p
+            .strip_prefix("/dev/fd/")
+            .filter(|n| !n.is_empty() && n.len() < 6 && n.chars().all(|c| c.is_ascii_digit()))
+            .and_then(|n| n.parse().ok()),
+    }
+}
+
+/// Places where allowed programs read code or configuration: writing there turns data into
+/// code (`.git/config` sets `core.fsmonitor`, hooks run on commit, `.cargo/config.toml` sets a
+/// rustc wrapper, `.npmrc` a script shell, shell start-up files run in every shell).
+pub const DEFAULT_PROTECT: &[&str] = &[
+    ".git",
+    ".cargo/config",
+    ".cargo/config.toml",
+    ".cargo/bin",
+    ".npmrc",
+    ".yarnrc",
+    ".yarnrc.yml",
+    ".pnpmrc",
+    ".envrc",
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".inputrc",
+    ".gitconfig",
+    ".config/git",
+    ".config/pip",
+    ".pip",
+    ".pypirc",
+    ".netrc",
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".kube",
+    ".docker",
+    ".local/bin",
+    ".config/mcp-jobs",
+];
+
+/// A protected place: relative entries match anywhere (as a run of whole components),
+/// absolute ones by prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Protected {
+    Anywhere(Vec<String>),
+    Under(PathBuf),
+}
+
+impl Protected {
+    pub fn parse(entry: &str) -> Protected {
+        let expanded = match entry.strip_prefix("~/") {
+            Some(rest) => std::env::var_os("HOME").map(|h| Path::new(&h).join(rest)),
+            None => None,
+        };
+        match expanded {
+            Some(p) => Protected::Under(resolve(&p).unwrap_or_else(|_| normalize(&p))),
+            None if entry.starts_with('/') => {
+                let p = Path::new(entry);
+                Protected::Under(resolve(p).unwrap_or_else(|_| normalize(p)))
+            }
+            None => Protected::Anywhere(
+                entry
+                    .split('/')
+                    .filter(|c| !c.is_empty() && *c != ".")
+                    .map(str::to_string)
+                    .collect(),
+            ),
+        }
+    }
+
+    pub fn covers(&self, path: &Path) -> bool {
+        match self {
+            Protected::Under(root) => path.starts_with(root),
+            Protected::Anywhere(seq) => {
+                let comps: Vec<String> = path
+                    .components()
+                    .filter_map(|c| match c {
+                        Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+                        _ => None,
+                    })
+                    .collect();
+                !seq.is_empty() && comps.windows(seq.len()).any(|w| w == seq.as_slice())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_symlinks_and_dotdot() {
+        let dir = std::env::temp_dir().join(format!("policies-paths-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("jail")).unwrap();
+        std::fs::create_dir_all(dir.join("outside/deep")).unwrap();
+        std::os::unix::fs::symlink(dir.join("outside/deep"), dir.join("jail/link")).unwrap();
+        std::os::unix::fs::symlink(dir.join("outside/missing"), dir.join("jail/dangling")).unwrap();
+        let real = std::fs::canonicalize(&dir).unwrap();
+        assert_eq!(
+            resolve(&dir.join("jail/link/..")).unwrap(),
+            real.join("outside")
+        );
+        assert_eq!(
+            resolve(&dir.join("jail/link/new.txt")).unwrap(),
+            real.join("outside/deep/new.txt")
+        );
+        assert_eq!(
+            resolve(&dir.join("jail/x/y")).unwrap(),
+            real.join("jail/x/y")
+        );
+        assert!(resolve(&dir.join("jail/dangling")).is_err());
+        assert!(resolve(&dir.join("jail/nope/../x")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn protection_matches_whole_components() {
+        let p = Protected::parse(".git");
+        assert!(p.covers(Path::new("/w/repo/.git/config")));
+        assert!(p.covers(Path::new("/w/repo/.git")));
+        assert!(!p.covers(Path::new("/w/repo/.gitignore")));
+        let c = Protected::parse(".cargo/config.toml");
+        assert!(c.covers(Path::new("/w/.cargo/config.toml")));
+        assert!(!c.covers(Path::new("/w/cargo/config.toml")));
+    }
 }

@@ -28,7 +28,38 @@ pub enum Matcher {
     /// `git -c x status`.
     Prefix(Vec<String>),
     /// A regex over the command's words joined by single spaces.
-    Regex(Regex),
+    Regex {
+        re: Regex,
+        /// The literal texts a match must begin with (when the regex is anchored with `^` and
+        /// they are finite): a command with words known only at run time is taken to match
+        /// when its known beginning agrees with one of them.
+        starts: Option<Vec<String>>,
+    },
+}
+
+impl Matcher {
+    pub fn regex(re: Regex) -> Matcher {
+        let starts = literal_starts(re.as_str());
+        Matcher::Regex { re, starts }
+    }
+}
+
+/// The finite set of literal texts every match of an anchored regex begins with.
+fn literal_starts(pattern: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    if !pattern.starts_with('^') {
+        return None;
+    }
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix);
+    let seq = ex.extract(&hir);
+    let lits = seq.literals()?;
+    let out: Vec<String> = lits
+        .iter()
+        .filter_map(|l| std::str::from_utf8(l.as_bytes()).ok().map(str::to_string))
+        .collect();
+    (out.len() == lits.len() && !out.is_empty()).then_some(out)
 }
 
 /// One rule, compiled.
@@ -52,27 +83,50 @@ impl Rule {
             .is_none_or(|hs| hs.iter().any(|h| h == host))
     }
 
-    /// Whether the rule matches `layer`. An argument only known at run time matches any word
-    /// for a deny rule (it could be that word) and no word for an allow rule.
+    /// How specific the rule is (more words named: more specific).
+    pub fn specificity(&self) -> usize {
+        match &self.matcher {
+            Matcher::Prefix(w) => w.len(),
+            Matcher::Regex { .. } => usize::MAX,
+        }
+    }
+
+    /// Whether the rule matches `layer`. A word only known at run time matches any word for a
+    /// deny rule (it could be that word, or several) and no word for an allow rule.
     pub fn matches(&self, layer: &Layer, match_basename: bool) -> bool {
+        let deny = self.action == Action::Deny;
         match &self.matcher {
             Matcher::Prefix(words) => self.prefix_matches(words, layer, match_basename),
-            Matcher::Regex(re) => {
-                let text = |program: &str| {
-                    let mut t = program.to_string();
-                    for a in &layer.args {
-                        t.push(' ');
-                        match a {
-                            Arg::Lit(s) => t.push_str(s),
-                            Arg::Dyn(s) => t.push_str(s),
-                        }
-                    }
-                    t
+            Matcher::Regex { re, starts } => {
+                let names: Vec<&str> = if layer.program.contains('/') && (deny || match_basename) {
+                    vec![layer.program.as_str(), layer.basename()]
+                } else {
+                    vec![layer.program.as_str()]
                 };
-                re.is_match(&text(&layer.program))
-                    || ((self.action == Action::Deny || match_basename)
-                        && layer.program.contains('/')
-                        && re.is_match(&text(layer.basename())))
+                names.into_iter().any(|program| {
+                    let mut text = program.to_string();
+                    let mut known: Option<String> = None;
+                    for a in &layer.args {
+                        if known.is_none() && matches!(a, Arg::Dyn(_)) {
+                            known = Some(format!("{text} "));
+                        }
+                        text.push(' ');
+                        text.push_str(a.text());
+                    }
+                    if re.is_match(&text) {
+                        return true;
+                    }
+                    // A run-time word could make a deny regex match.
+                    match (deny, known) {
+                        (true, Some(prefix)) => match starts {
+                            Some(starts) => starts
+                                .iter()
+                                .any(|s| s.starts_with(&prefix) || prefix.starts_with(s.as_str())),
+                            None => true,
+                        },
+                        _ => false,
+                    }
+                })
             }
         }
     }
@@ -81,21 +135,27 @@ impl Rule {
         let Some((program, rest)) = words.split_first() else {
             return false;
         };
+        let deny = self.action == Action::Deny;
         let program_ok = if program.contains('/') {
             &layer.program == program
         } else {
             layer.program == *program
                 || (layer.program.contains('/')
                     && layer.basename() == program
-                    && (self.action == Action::Deny || match_basename))
+                    && (deny || match_basename))
         };
-        if !program_ok || rest.len() > layer.args.len() {
+        if !program_ok {
             return false;
         }
-        rest.iter().zip(&layer.args).all(|(w, a)| match a {
-            Arg::Lit(s) => s == w,
-            Arg::Dyn(_) => self.action == Action::Deny,
-        })
+        for (i, w) in rest.iter().enumerate() {
+            match layer.args.get(i) {
+                Some(Arg::Lit(s)) if s == w => {}
+                // Could be this word, or split into several that shift the rest.
+                Some(Arg::Dyn(_)) => return deny,
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Whether this (allow) rule names all of `needs` explicitly: the program and the flag that
@@ -115,7 +175,19 @@ impl Rule {
                     })
             }
             // A regex that matched the whole layer, flag included, is explicit enough.
-            Matcher::Regex(_) => self.matches(layer, match_basename),
+            Matcher::Regex { .. } => self.matches(layer, match_basename),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_starts;
+
+    #[test]
+    fn anchored_regexes_have_literal_starts() {
+        let s = literal_starts(r"^git push(\s.*)?\s(-f|--force)").unwrap();
+        assert!(s.iter().all(|l| l.starts_with("git push")), "{s:?}");
+        assert!(literal_starts(r"rm -rf").is_none());
     }
 }

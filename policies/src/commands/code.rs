@@ -1,329 +1,506 @@
-//! Programs that run code given to them as text: interpreters with inline code, awk and sed
-//! programs that call out, and tools with options that run a command. What they run cannot be
-//! seen by the policy, so such a layer is *opaque*: it runs only if an allow rule names it
-//! explicitly, flag included.
+//! Programs that run code given to them as text: interpreters with inline code or code from
+//! their input, awk programs that call out, tools with options that run a command. What they
+//! run cannot be seen by the policy, so such a layer is *opaque*: it runs only if an allow rule
+//! names it explicitly, flag included (`allow = ["python3 -c"]`). Reading code from input is
+//! named with `-` (`allow = ["python3 -"]`).
 
-use super::{Expansion, Layer, Opaque};
-use crate::shell::Arg;
+use super::getopt::{self, Spec, Val};
+use super::{Expansion, Layer, Opaque, Step, sed};
+use crate::shell::{Arg, Invocation};
 
-/// Interpreters and the flags that take inline code.
-fn inline_code_flags(base: &str) -> Option<&'static [&'static str]> {
+fn opaque(layer: &mut Layer, reason: String, needs: &[&str]) {
+    layer.opaque = Some(Opaque {
+        reason,
+        needs: needs.iter().map(|s| s.to_string()).collect(),
+    });
+}
+
+/// Python's options (`python3 --help`): those that take a value, and those that do not.
+const PYTHON_FLAGS: &str = "bBdEhiIOPqsSuvVx";
+const PYTHON_VALUED: &str = "cmWX";
+/// Modules whose command line takes code or a script to run.
+const PYTHON_CODE_MODULES: &[&str] = &[
+    "timeit",
+    "cProfile",
+    "profile",
+    "pdb",
+    "trace",
+    "code",
+    "runpy",
+    "doctest",
+    "idlelib",
+    "IPython",
+    "ipython",
+    "pyinstrument",
+    "py_compile",
+    "compileall",
+    "__main__",
+    "test",
+    "asyncio",
+    "pstats",
+    "sqlite3",
+];
+
+pub(super) fn step(
+    base: &str,
+    layer: &mut Layer,
+    inv: &Invocation,
+    out: &mut Expansion,
+) -> Option<Step> {
     let stem = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-    Some(match stem {
-        "python" | "pypy" => &["-c"],
-        "perl" => &["-e", "-E"],
-        "ruby" | "lua" | "luajit" | "Rscript" | "R" | "osascript" => &["-e"],
-        "node" | "nodejs" | "bun" => &["-e", "--eval", "-p", "--print"],
-        "php" => &["-r", "-B", "-R", "-E"],
-        "deno" => &["eval"],
-        "tclsh" | "wish" | "irb" | "jshell" | "ghci" => &[],
-        _ => return None,
-    })
-}
-
-fn lit_args(layer: &Layer) -> impl Iterator<Item = &str> {
-    layer.args.iter().filter_map(Arg::lit)
-}
-
-pub(super) fn inspect(base: &str, layer: &mut Layer, out: &mut Expansion) {
-    if let Some(flags) = inline_code_flags(base) {
-        interpreter(base, flags, layer);
-        return;
-    }
-    match base {
-        // Reached only without -c (see wrappers): a script file or the shell's input.
+    match stem {
+        "python" | "pypy" => python(base, layer, out),
+        "perl" => interpreter(
+            base,
+            layer,
+            out,
+            "ISTtWXclnpsaUuvwh0",
+            "eEMmIxidCFl",
+            &["-e", "-E", "-M", "-m", "-I", "-x", "-i", "-d", "-F", "-l"],
+        ),
+        "ruby" => interpreter(
+            base,
+            layer,
+            out,
+            "acdlnpsSvwyh",
+            "eErIxCiKTWF",
+            &["-e", "-E", "-r", "-I", "-x", "-i", "-C", "-S", "-n", "-p"],
+        ),
+        "node" | "nodejs" | "bun" | "deno" | "php" | "lua" | "luajit" | "Rscript" | "R"
+        | "osascript" | "tclsh" | "wish" | "irb" | "jshell" | "ghci" | "julia" | "guile"
+        | "racket" | "sbcl" | "clisp" | "ocaml" | "scala" | "groovy" | "kotlin" | "elixir"
+        | "erl" | "swipl" | "gawk-sandbox" => strict_interpreter(base, layer),
         "sh" | "bash" | "dash" | "ash" | "rbash" | "zsh" | "ksh" | "mksh" | "pdksh" | "fish"
         | "csh" | "tcsh" | "yash" | "pwsh" | "elvish" | "nu" | "xonsh" | "oksh" | "loksh" => {
-            layer.opaque = Some(Opaque {
-                reason: format!("{base} runs a script file or its input, which cannot be analysed"),
-                needs: vec![base.to_string()],
+            // Reached only without -c (see wrappers): a script file or the shell's input.
+            let script = layer.args.iter().find(|a| match a {
+                Arg::Lit(s) => !s.starts_with(['-', '+']),
+                Arg::Dyn(_) => true,
             });
+            match script {
+                Some(s) => opaque(
+                    layer,
+                    format!(
+                        "{base} runs the script {}, which cannot be analysed",
+                        s.display()
+                    ),
+                    &[base],
+                ),
+                None => opaque(
+                    layer,
+                    format!("{base} runs code from its input, which cannot be analysed"),
+                    &[base, "-"],
+                ),
+            }
         }
-        "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk" => awk(layer),
-        "sed" | "gsed" => sed(layer),
-        "tar" | "gtar" | "bsdtar" => exec_options(
+        "ed" | "red" | "ex" => opaque(
             layer,
-            &[
-                "--to-command",
-                "--use-compress-program",
-                "--checkpoint-action",
-                "--info-script",
-                "--new-volume-script",
-                "--rsh-command",
-                "-I",
-                "-F",
-            ],
+            format!("{base} reads commands from its input, and `!` runs programs"),
+            &[base, "-"],
         ),
-        "rsync" => exec_options(layer, &["-e", "--rsh", "--rsync-path"]),
-        "zip" => exec_options(layer, &["-TT", "--unzip-command"]),
-        "sort" => exec_options(layer, &["--compress-program"]),
-        "scp" | "sftp" => exec_options(layer, &["-S", "-o", "-F", "-D"]),
-        "vim" | "vi" | "nvim" | "ex" | "view" | "gvim" | "rvim" => {
-            exec_options(layer, &["-c", "+", "--cmd", "-S"])
+        "awk" | "gawk" | "mawk" | "nawk" => awk(base, layer, inv, out),
+        "sed" | "gsed" => sed::inspect(base, layer, inv, out),
+        "vim" | "vi" | "nvim" | "view" | "gvim" | "rvim" | "emacs" | "nano" | "less" | "more"
+        | "most" | "man" | "pg" => {
+            // Interactive programs with their own ways to run commands (`:!`, `!`, pagers,
+            // `+cmd`); only plain file arguments are modelled.
+            if let Some(a) = layer.args.iter().find(|a| match a {
+                Arg::Lit(s) => s.starts_with(['-', '+']),
+                Arg::Dyn(d) => d.could_be_option(),
+            }) {
+                let flag = a.display();
+                opaque(
+                    layer,
+                    format!(
+                        "{base} {flag}: its options can run commands, which cannot be analysed"
+                    ),
+                    &[base, &flag],
+                );
+            }
         }
-        "man" => exec_options(layer, &["-P", "--pager", "-H", "--html"]),
-        "less" | "more" => exec_options(layer, &["+!", "-k", "--lesskey-file"]),
-        "eval" | "source" | "." => out.refusals.push(format!(
-            "{base} runs a string or file as shell code, which cannot be analysed"
-        )),
-        "alias" if !layer.args.is_empty() => out
-            .refusals
-            .push("defines an alias, which later commands could run under any name".into()),
-        "trap" if layer.args.len() > 1 => out
-            .refusals
-            .push("trap runs a string as shell code later, which cannot be analysed".into()),
-        "enable" if lit_args(layer).any(|a| a.starts_with("-f")) => out
-            .refusals
-            .push("enable -f loads a shared library into the shell".into()),
-        "hash" if lit_args(layer).any(|a| a.starts_with("-p")) => out
-            .refusals
-            .push("hash -p makes a command name run another file".into()),
-        "fc" | "bind" | "complete" | "compgen" => out.refusals.push(format!(
-            "{base} can run shell code, which cannot be analysed"
-        )),
-        "mapfile" | "readarray" if lit_args(layer).any(|a| a.starts_with("-C")) => out
-            .refusals
-            .push("mapfile -C runs a callback string as shell code".into()),
-        "declare" | "typeset" | "local" | "export" | "readonly"
-            if lit_args(layer)
-                .any(|a| a.starts_with('-') && (a.contains('f') || a.contains('n'))) =>
-        {
-            out.refusals.push(format!(
-                "{base} -f/-n (functions, name references) cannot be analysed"
-            ));
-        }
-        _ => {}
+        _ => return None,
     }
+    Some(Step::Program)
 }
 
-fn interpreter(base: &str, flags: &[&str], layer: &mut Layer) {
-    let mut operands = 0;
-    let mut module = false;
-    for a in &layer.args {
-        let Some(a) = a.lit() else {
-            operands += 1;
-            continue;
-        };
-        let hit = flags.iter().find(|f| {
-            a == **f
-                || a.starts_with(&format!("{f}="))
-                // A short-option cluster ending in the flag letter: `perl -ne`, `python -Ic`.
-                || (f.len() == 2 && !f.starts_with("--") && a.starts_with('-') && !a.starts_with("--")
-                    && a.len() > 2 && a.ends_with(&f[1..]))
-        });
-        if hit.is_some() {
-            layer.opaque = Some(Opaque {
-                reason: format!("{base} {a} runs inline code, which cannot be analysed"),
-                needs: vec![base.to_string(), a.to_string()],
-            });
-            return;
-        }
-        if a == "-m" {
-            module = true;
-        }
-        if a == "-" {
-            break;
-        }
-        if !a.starts_with('-') {
-            operands += 1;
-        }
-    }
-    if operands == 0 && !module {
-        layer.opaque = Some(Opaque {
-            reason: format!(
-                "{base} without a script reads code from its input, which cannot be analysed"
-            ),
-            needs: vec![base.to_string()],
-        });
-    }
-}
-
-fn awk(layer: &mut Layer) {
-    // The program is the first operand unless -f names a file.
+/// An option cluster of a non-GNU interpreter: returns the first flag that takes code (or is
+/// unknown), with the word to name in an allow rule.
+fn interpreter(
+    base: &str,
+    layer: &mut Layer,
+    out: &mut Expansion,
+    flags: &str,
+    valued: &str,
+    code: &[&str],
+) {
+    let mut script = false;
     let mut i = 0;
-    let args = &layer.args;
-    let mut program: Option<&Arg> = None;
-    while i < args.len() {
-        match args[i].lit() {
-            Some("-f") | Some("--file") => {
-                layer.opaque = Some(Opaque {
-                    reason: "awk -f runs a program file, which cannot be analysed".into(),
-                    needs: vec!["awk".into(), "-f".into()],
-                });
+    while let Some(a) = layer.args.get(i) {
+        let s = match a {
+            Arg::Lit(s) => s.clone(),
+            Arg::Dyn(d) => {
+                if !d.could_be_option() {
+                    script = true;
+                    break;
+                }
+                out.refuse(format!(
+                    "{base}: the word {} is only known at run time and could be an option",
+                    d.src
+                ));
                 return;
             }
-            Some(
-                "-F" | "-v" | "-i" | "-l" | "-E" | "--include" | "--load" | "--assign"
-                | "--field-separator",
-            ) => i += 2,
-            Some("--") => {
-                program = args.get(i + 1);
+        };
+        if s == "--" {
+            script = i + 1 < layer.args.len();
+            break;
+        }
+        if s == "-" {
+            break;
+        }
+        if !s.starts_with('-') {
+            script = true;
+            break;
+        }
+        for (k, c) in s[1..].char_indices() {
+            let flag = format!("-{c}");
+            if code.contains(&flag.as_str()) {
+                opaque(
+                    layer,
+                    format!(
+                        "{base} {s} runs code given on the command line (or changes what code loads)"
+                    ),
+                    &[base, &flag],
+                );
+                return;
+            }
+            if valued.contains(c) {
+                if k + c.len_utf8() == s.len() - 1 {
+                    i += 1;
+                }
                 break;
             }
-            Some(a) if a.starts_with('-') => i += 1,
-            _ => {
-                program = args.get(i);
-                break;
+            if !flags.contains(c) {
+                out.refuse(format!("{base}: option -{c} is not modelled"));
+                return;
             }
         }
+        i += 1;
     }
-    let calls_out = match program {
-        Some(Arg::Lit(p)) => {
-            let without_or = p.replace("||", "");
-            p.contains("system") || without_or.contains('|') || p.contains("getline")
-        }
-        Some(Arg::Dyn(_)) => true,
-        None => false,
-    };
-    if calls_out {
-        layer.opaque = Some(Opaque {
-            reason:
-                "the awk program runs commands (system, pipes or getline), which cannot be analysed"
-                    .into(),
-            needs: vec![layer.program.clone()],
-        });
+    if !script {
+        opaque(
+            layer,
+            format!("{base} without a script reads code from its input, which cannot be analysed"),
+            &[base, "-"],
+        );
     }
 }
 
-/// Whether a sed script uses GNU sed's `e` command or the `e` flag of `s`, which run commands.
-fn sed_executes(script: &str) -> bool {
-    for cmd in script.split(['\n', ';']) {
-        let c = cmd.trim_start();
-        // Skip an address: line numbers, `$`, regexes, ranges, negation.
-        let c = c.trim_start_matches(|ch: char| {
-            ch.is_ascii_digit() || matches!(ch, '$' | ',' | '!' | ' ' | '~' | '+')
-        });
-        let c = if let Some(rest) = c.strip_prefix('/') {
-            rest.split_once('/')
-                .map_or("", |(_, r)| r)
-                .trim_start_matches(['!', ' '])
-        } else {
-            c
+fn python(base: &str, layer: &mut Layer, out: &mut Expansion) {
+    let mut i = 0;
+    while let Some(a) = layer.args.get(i) {
+        let s = match a {
+            Arg::Lit(s) => s.clone(),
+            Arg::Dyn(d) => {
+                if d.could_be_option() {
+                    out.refuse(format!(
+                        "{base}: the word {} is only known at run time and could be an option",
+                        d.src
+                    ));
+                }
+                return;
+            }
         };
-        if c.starts_with('e') {
-            return true;
+        if s == "-" || (s == "--" && layer.args.len() == i + 1) {
+            break;
         }
-        if let Some(rest) = c.strip_prefix('s') {
-            let mut chars = rest.chars();
-            if let Some(delim) = chars.next() {
-                // Skip the pattern and the replacement (a backslash escapes the delimiter).
-                let mut seen = 0;
-                let mut escaped = false;
-                let mut flags = String::new();
-                for ch in chars {
-                    if seen == 2 {
-                        flags.push(ch);
-                        continue;
-                    }
-                    if escaped {
-                        escaped = false;
-                    } else if ch == '\\' {
-                        escaped = true;
-                    } else if ch == delim {
-                        seen += 1;
+        if s == "--" || !s.starts_with('-') {
+            return;
+        }
+        if let Some(long) = s.strip_prefix("--") {
+            match long {
+                "help" | "version" => return,
+                l if l.starts_with("check-hash-based-pycs") => {
+                    if !l.contains('=') {
+                        i += 1;
                     }
                 }
-                if flags
-                    .chars()
-                    .take_while(|f| f.is_ascii_alphanumeric())
-                    .any(|f| f == 'e')
-                {
-                    return true;
+                _ => {
+                    out.refuse(format!("{base}: option {s} is not modelled"));
+                    return;
                 }
             }
+            i += 1;
+            continue;
         }
+        let letters: Vec<char> = s[1..].chars().collect();
+        for (k, c) in letters.iter().enumerate() {
+            let attached: String = letters[k + 1..].iter().collect();
+            if PYTHON_FLAGS.contains(*c) {
+                if *c == 'i' {
+                    opaque(
+                        layer,
+                        format!(
+                            "{base} -i runs an interactive interpreter that reads code from its input"
+                        ),
+                        &[base, "-i"],
+                    );
+                    return;
+                }
+                continue;
+            }
+            if !PYTHON_VALUED.contains(*c) {
+                out.refuse(format!("{base}: option -{c} is not modelled"));
+                return;
+            }
+            let value = if attached.is_empty() {
+                i += 1;
+                layer.args.get(i).cloned()
+            } else {
+                Some(Arg::Lit(attached))
+            };
+            match c {
+                'c' => {
+                    opaque(
+                        layer,
+                        format!("{base} -c runs inline code, which cannot be analysed"),
+                        &[base, "-c"],
+                    );
+                    return;
+                }
+                'm' => {
+                    match value.as_ref().and_then(Arg::lit) {
+                        Some(m) => {
+                            let top = m.split('.').next().unwrap_or(m);
+                            if PYTHON_CODE_MODULES.contains(&top) {
+                                let flag = format!("-m {m}");
+                                opaque(
+                                    layer,
+                                    format!(
+                                        "{base} -m {m} runs code given on its command line or input"
+                                    ),
+                                    &[base, "-m", m],
+                                );
+                                let _ = flag;
+                            }
+                        }
+                        None => {
+                            out.refuse(format!("{base} -m with a module only known at run time"))
+                        }
+                    }
+                    return;
+                }
+                _ => {}
+            }
+            break;
+        }
+        i += 1;
+    }
+    opaque(
+        layer,
+        format!("{base} without a script reads code from its input, which cannot be analysed"),
+        &[base, "-"],
+    );
+}
+
+/// Interpreters whose options are not modelled: only `prog SCRIPT [ARGS]` is; any option
+/// before the script makes the layer opaque (named by that option).
+fn strict_interpreter(base: &str, layer: &mut Layer) {
+    match layer.args.first() {
+        Some(Arg::Lit(s)) if !s.starts_with('-') => {}
+        Some(a @ Arg::Lit(_)) | Some(a @ Arg::Dyn(_)) => {
+            let flag = a
+                .lit()
+                .map(|s| s.split('=').next().unwrap_or(s).to_string());
+            let flag = flag.unwrap_or_else(|| a.display());
+            opaque(
+                layer,
+                format!(
+                    "{base} {flag}: its options can run inline code or load code, which cannot be analysed"
+                ),
+                &[base, &flag],
+            );
+        }
+        None => opaque(
+            layer,
+            format!("{base} without a script reads code from its input, which cannot be analysed"),
+            &[base, "-"],
+        ),
+    }
+}
+
+const AWK: Spec = Spec {
+    short: &[
+        ('F', Val::Yes),
+        ('v', Val::Yes),
+        ('f', Val::Yes),
+        ('e', Val::Yes),
+        ('i', Val::Yes),
+        ('l', Val::Yes),
+        ('E', Val::Yes),
+        ('b', Val::No),
+        ('c', Val::No),
+        ('C', Val::No),
+        ('d', Val::Optional),
+        ('D', Val::Optional),
+        ('g', Val::No),
+        ('h', Val::No),
+        ('L', Val::Optional),
+        ('M', Val::No),
+        ('n', Val::No),
+        ('N', Val::No),
+        ('o', Val::Optional),
+        ('O', Val::No),
+        ('p', Val::Optional),
+        ('P', Val::No),
+        ('r', Val::No),
+        ('s', Val::No),
+        ('S', Val::No),
+        ('t', Val::No),
+        ('V', Val::No),
+        ('W', Val::Yes),
+    ],
+    long: &[
+        ("field-separator", Val::Yes),
+        ("assign", Val::Yes),
+        ("file", Val::Yes),
+        ("source", Val::Yes),
+        ("include", Val::Yes),
+        ("load", Val::Yes),
+        ("exec", Val::Yes),
+        ("characters-as-bytes", Val::No),
+        ("traditional", Val::No),
+        ("copyright", Val::No),
+        ("dump-variables", Val::Optional),
+        ("debug", Val::Optional),
+        ("gen-pot", Val::No),
+        ("help", Val::No),
+        ("lint", Val::Optional),
+        ("bignum", Val::No),
+        ("use-lc-numeric", Val::No),
+        ("non-decimal-data", Val::No),
+        ("pretty-print", Val::Optional),
+        ("optimize", Val::No),
+        ("profile", Val::Optional),
+        ("posix", Val::No),
+        ("re-interval", Val::No),
+        ("no-optimize", Val::No),
+        ("sandbox", Val::No),
+        ("lint-old", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(1),
+};
+
+fn awk(base: &str, layer: &mut Layer, inv: &Invocation, out: &mut Expansion) {
+    let p = match getopt::parse(&layer.args, &AWK) {
+        Ok(p) => p,
+        Err(e) => {
+            out.refuse(e.describe(base));
+            return;
+        }
+    };
+    for (o, why) in [
+        ("-f", "runs a program file"),
+        ("--file", "runs a program file"),
+        ("-E", "runs a program file"),
+        ("--exec", "runs a program file"),
+        ("-i", "loads a source file"),
+        ("--include", "loads a source file"),
+        ("-l", "loads an extension library"),
+        ("--load", "loads an extension library"),
+    ] {
+        if p.has(o) {
+            opaque(
+                layer,
+                format!("{base} {o} {why}, which cannot be analysed"),
+                &[base, o],
+            );
+            return;
+        }
+    }
+    for o in [
+        "-d",
+        "--dump-variables",
+        "-o",
+        "--pretty-print",
+        "-p",
+        "--profile",
+        "-D",
+        "--debug",
+    ] {
+        if p.has(o) {
+            let target = p
+                .value(o)
+                .cloned()
+                .unwrap_or_else(|| Arg::Lit("awkvars.out".into()));
+            out.write(inv, base, target);
+        }
+    }
+    let sandbox = p.has("--sandbox");
+    let mut programs: Vec<&Arg> = p.values("-e").chain(p.values("--source")).collect();
+    if programs.is_empty() {
+        match p.operands.first() {
+            Some(prog) => programs.push(prog),
+            None => return,
+        }
+    }
+    for prog in programs {
+        let text = match prog {
+            Arg::Lit(t) => t,
+            Arg::Dyn(d) => {
+                opaque(
+                    layer,
+                    format!("the awk program {} is only known at run time", d.src),
+                    &[base],
+                );
+                return;
+            }
+        };
+        if sandbox {
+            continue;
+        }
+        let without_or = text.replace("||", "");
+        if text.contains("system") || without_or.contains('|') || text.contains('@') {
+            opaque(
+                layer,
+                "the awk program runs commands (system, pipes) or loads code (@include, @load), \
+which cannot be analysed"
+                    .into(),
+                &[base],
+            );
+            return;
+        }
+        if awk_writes(text) {
+            out.refuse(format!(
+                "the {base} program writes files (print > file), which is not modelled"
+            ));
+        }
+    }
+}
+
+/// Whether an awk program redirects output (`print > "f"`, `printf ... >> f`).
+fn awk_writes(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(at) = rest.find("print") {
+        let tail = &rest[at..];
+        let end = tail.find([';', '}', '\n']).unwrap_or(tail.len());
+        if tail[..end].contains('>') {
+            return true;
+        }
+        rest = &tail[5..];
     }
     false
 }
 
-fn sed(layer: &mut Layer) {
-    let mut scripts: Vec<&Arg> = Vec::new();
-    let mut explicit = false;
-    let args = &layer.args;
-    let mut i = 0;
-    let mut first_operand: Option<&Arg> = None;
-    while i < args.len() {
-        match args[i].lit() {
-            Some("-e" | "--expression") => {
-                explicit = true;
-                if let Some(s) = args.get(i + 1) {
-                    scripts.push(s);
-                }
-                i += 2;
-            }
-            Some("-f" | "--file") => {
-                layer.opaque = Some(Opaque {
-                    reason: "sed -f runs a script file, which cannot be analysed".into(),
-                    needs: vec!["sed".into(), "-f".into()],
-                });
-                return;
-            }
-            Some("-l" | "--line-length") => i += 2,
-            Some(a) if a.starts_with('-') && a.len() > 1 => i += 1,
-            _ => {
-                if first_operand.is_none() {
-                    first_operand = Some(&args[i]);
-                }
-                i += 1;
-            }
-        }
-    }
-    if !explicit && let Some(s) = first_operand {
-        scripts.push(s);
-    }
-    let runs = scripts.iter().any(|s| match s {
-        Arg::Lit(t) => sed_executes(t),
-        Arg::Dyn(_) => true,
-    });
-    if runs {
-        layer.opaque = Some(Opaque {
-            reason:
-                "the sed script runs commands (the e command or flag), which cannot be analysed"
-                    .into(),
-            needs: vec![layer.program.clone(), "e".into()],
-        });
-    }
-}
-
-/// Options of ordinary tools that make them run a command of the caller's choosing.
-fn exec_options(layer: &mut Layer, options: &[&str]) {
-    let mut found: Option<String> = None;
-    for a in lit_args(layer) {
-        let hit = options.iter().find(|o| {
-            if o.starts_with("--") || o.starts_with('+') {
-                a.starts_with(*o)
-            } else {
-                a == **o || (a.starts_with(*o) && !a.starts_with("--"))
-            }
-        });
-        if let Some(o) = hit {
-            found = Some((*o).to_string());
-            break;
-        }
-    }
-    if let Some(o) = found {
-        let base = layer.basename().to_string();
-        layer.opaque = Some(Opaque {
-            reason: format!("{base} {o} runs a command of its own, which cannot be analysed"),
-            needs: vec![base, o],
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::sed_executes;
+    use super::awk_writes;
 
     #[test]
-    fn sed_exec_detection() {
-        assert!(sed_executes("e rm -rf /"));
-        assert!(sed_executes("1e id"));
-        assert!(sed_executes("s/x/id/e"));
-        assert!(sed_executes("s/x/rm -rf \\//e"));
-        assert!(sed_executes("s|a|b|ge"));
-        assert!(sed_executes("/foo/ e id"));
-        assert!(!sed_executes("s/e/E/g"));
-        assert!(!sed_executes("s/x/y/"));
-        assert!(!sed_executes("/^#/d"));
+    fn awk_output_redirection() {
+        assert!(awk_writes(r#"{print $1 > "out"}"#));
+        assert!(awk_writes(r#"{printf "%s", $1 >> f}"#));
+        assert!(!awk_writes(r#"$3 > 1000 {print $1}"#));
     }
 }

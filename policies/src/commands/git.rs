@@ -1,7 +1,10 @@
-//! git: global options are peeled off so that rules see the subcommand (`git -C repo push` is
-//! a `git push`), and options and subcommands that run arbitrary programs are refused.
+//! git: global options are read by git's own table (so rules see the subcommand: `git -C repo
+//! push` is a `git push`), subcommand options are canonicalised as git's parse-options reads
+//! them (unambiguous prefixes of long options, clustered short options: `git push -qf` is
+//! `git push -q -f`, `git reset --har` is `git reset --hard`), and options and subcommands that
+//! run programs or write files are found.
 
-use super::{Expansion, Layer, Opaque};
+use super::{Expansion, Layer, Opaque, Step};
 use crate::shell::{Arg, Invocation};
 
 /// `-c` keys that only change formatting or identity, never what git runs.
@@ -12,7 +15,6 @@ const SAFE_CONFIG_KEYS: &[&str] = &[
     "core.quotepath",
     "advice.",
     "init.defaultbranch",
-    "safe.directory",
     "log.",
     "column.",
     "diff.renames",
@@ -33,10 +35,15 @@ const SAFE_CONFIG_KEYS: &[&str] = &[
     "gc.auto",
     "maintenance.auto",
     "feature.",
+    "safe.directory",
 ];
 
 fn safe_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
+    // `color.pager`... no key under these sections names a program, except these.
+    if k.contains("pager") || k.contains("cmd") || k.contains("command") || k.contains("program") {
+        return false;
+    }
     SAFE_CONFIG_KEYS.iter().any(|s| {
         if s.ends_with('.') {
             k.starts_with(s)
@@ -46,37 +53,279 @@ fn safe_key(key: &str) -> bool {
     })
 }
 
-pub(super) fn inspect(base: &str, layer: &mut Layer, out: &mut Expansion) {
+/// Long options of subcommands whose options the presets and rules care about: an abbreviated
+/// option is rewritten to its full name; an unknown one is refused.
+const SUBCOMMAND_LONG: &[(&str, &[&str])] = &[
+    (
+        "push",
+        &[
+            "verbose",
+            "quiet",
+            "repo",
+            "all",
+            "branches",
+            "mirror",
+            "delete",
+            "tags",
+            "dry-run",
+            "porcelain",
+            "force",
+            "force-with-lease",
+            "no-force-with-lease",
+            "force-if-includes",
+            "no-force-if-includes",
+            "recurse-submodules",
+            "no-recurse-submodules",
+            "thin",
+            "no-thin",
+            "receive-pack",
+            "exec",
+            "set-upstream",
+            "progress",
+            "no-progress",
+            "prune",
+            "no-verify",
+            "verify",
+            "follow-tags",
+            "no-follow-tags",
+            "signed",
+            "no-signed",
+            "atomic",
+            "no-atomic",
+            "push-option",
+            "ipv4",
+            "ipv6",
+        ],
+    ),
+    (
+        "reset",
+        &[
+            "quiet",
+            "no-quiet",
+            "refresh",
+            "no-refresh",
+            "mixed",
+            "soft",
+            "hard",
+            "merge",
+            "keep",
+            "recurse-submodules",
+            "no-recurse-submodules",
+            "patch",
+            "intent-to-add",
+            "pathspec-from-file",
+            "pathspec-file-nul",
+        ],
+    ),
+    (
+        "clean",
+        &["dry-run", "force", "interactive", "quiet", "exclude"],
+    ),
+    (
+        "branch",
+        &[
+            "verbose",
+            "quiet",
+            "track",
+            "no-track",
+            "set-upstream-to",
+            "unset-upstream",
+            "color",
+            "no-color",
+            "remotes",
+            "contains",
+            "no-contains",
+            "abbrev",
+            "no-abbrev",
+            "all",
+            "delete",
+            "move",
+            "copy",
+            "list",
+            "show-current",
+            "create-reflog",
+            "edit-description",
+            "force",
+            "merged",
+            "no-merged",
+            "column",
+            "no-column",
+            "sort",
+            "points-at",
+            "ignore-case",
+            "recurse-submodules",
+            "format",
+        ],
+    ),
+    (
+        "tag",
+        &[
+            "list",
+            "delete",
+            "verify",
+            "annotate",
+            "sign",
+            "no-sign",
+            "local-user",
+            "force",
+            "message",
+            "file",
+            "trailer",
+            "cleanup",
+            "create-reflog",
+            "column",
+            "no-column",
+            "contains",
+            "no-contains",
+            "merged",
+            "no-merged",
+            "sort",
+            "points-at",
+            "format",
+            "color",
+            "ignore-case",
+            "omit-empty",
+        ],
+    ),
+    (
+        "checkout",
+        &[
+            "quiet",
+            "progress",
+            "no-progress",
+            "force",
+            "ours",
+            "theirs",
+            "track",
+            "no-track",
+            "guess",
+            "no-guess",
+            "detach",
+            "orphan",
+            "ignore-skip-worktree-bits",
+            "merge",
+            "conflict",
+            "patch",
+            "ignore-other-worktrees",
+            "overwrite-ignore",
+            "no-overwrite-ignore",
+            "recurse-submodules",
+            "no-recurse-submodules",
+            "overlay",
+            "no-overlay",
+            "pathspec-from-file",
+            "pathspec-file-nul",
+        ],
+    ),
+];
+
+/// Subcommand short options that take a value (so that a cluster is not split through it).
+fn valued_shorts(sub: &str) -> &'static str {
+    match sub {
+        "push" => "o",
+        "clean" => "e",
+        "branch" => "tu",
+        "tag" => "umFn",
+        "checkout" => "bB",
+        "commit" => "mFcCt",
+        _ => "",
+    }
+}
+
+fn canonical_long(sub: &str, word: &str, out: &mut Expansion) -> Option<String> {
+    let (_, table) = SUBCOMMAND_LONG.iter().find(|(s, _)| *s == sub)?;
+    let body = word.strip_prefix("--")?;
+    let (name, value) = match body.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (body, None),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    let full = if table.contains(&name) {
+        name.to_string()
+    } else {
+        let cands: Vec<&&str> = table.iter().filter(|t| t.starts_with(name)).collect();
+        match cands.as_slice() {
+            [one] => one.to_string(),
+            [] => {
+                out.refuse(format!(
+                    "git {sub}: option --{name} is not one the policy models"
+                ));
+                return None;
+            }
+            _ => {
+                out.refuse(format!("git {sub}: option --{name} is ambiguous"));
+                return None;
+            }
+        }
+    };
+    Some(match value {
+        Some(v) => format!("--{full}={v}"),
+        None => format!("--{full}"),
+    })
+}
+
+/// Whether any argument is (an abbreviation of) one of the long `names`, or a short option
+/// cluster containing one of the short `letters`.
+fn mentions(args: &[&str], names: &[&str], letters: &str) -> bool {
+    args.iter().any(|a| {
+        if let Some(long) = a.strip_prefix("--") {
+            let name = long.split('=').next().unwrap_or(long);
+            !name.is_empty() && names.iter().any(|n| n.starts_with(name) && name.len() >= 2)
+        } else if let Some(short) = a.strip_prefix('-') {
+            short.chars().any(|c| letters.contains(c))
+        } else {
+            false
+        }
+    })
+}
+
+pub(super) fn step(
+    base: &str,
+    layer: &mut Layer,
+    inv: &Invocation,
+    out: &mut Expansion,
+) -> Option<Step> {
     if base != "git" {
-        return;
+        return None;
     }
     let args = std::mem::take(&mut layer.args);
     let mut i = 0;
     while i < args.len() {
-        let Some(a) = args[i].lit() else {
-            break;
+        let a = match &args[i] {
+            Arg::Lit(a) => a.as_str(),
+            Arg::Dyn(d) => {
+                if d.could_be_option() {
+                    out.refuse(format!(
+                        "git: the word {} is only known at run time and could be an option or the subcommand",
+                        d.src
+                    ));
+                }
+                break;
+            }
         };
         match a {
-            "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--super-prefix" => i += 2,
-            "-c" | "--config-env" => {
+            "-C" | "--git-dir" | "--work-tree" | "--namespace" => i += 2,
+            "-c" => {
                 let kv = args.get(i + 1).and_then(Arg::lit).unwrap_or("");
                 let key = kv.split('=').next().unwrap_or("");
-                if a == "--config-env" || !safe_key(key) {
-                    out.refusals.push(format!(
-                        "git {a} {kv}: configuration on the command line can make git run programs \
+                if !safe_key(key) {
+                    out.refuse(format!(
+                        "git -c {kv}: configuration on the command line can make git run programs \
 (aliases, pagers, hooks, ssh commands)"
                     ));
                 }
                 i += 2;
             }
-            a if a.starts_with("--config-env=") => {
-                out.refusals
-                    .push("git --config-env can make git run programs".into());
+            a if a.starts_with("--config-env") => {
+                out.refuse("git --config-env can make git run programs");
                 i += 1;
             }
-            a if a.starts_with("--exec-path=") => {
-                out.refusals
-                    .push("git --exec-path=DIR makes git run programs from DIR".into());
+            a if a.starts_with("--exec-path") => {
+                if a.contains('=') {
+                    out.refuse("git --exec-path=DIR makes git run programs from DIR");
+                }
                 i += 1;
             }
             a if a.starts_with("--git-dir=")
@@ -97,117 +346,191 @@ pub(super) fn inspect(base: &str, layer: &mut Layer, out: &mut Expansion) {
             | "--icase-pathspecs"
             | "--no-optional-locks"
             | "--no-lazy-fetch"
-            | "--no-advice" => i += 1,
+            | "--no-advice"
+            | "--version"
+            | "--help"
+            | "-h"
+            | "--html-path"
+            | "--man-path"
+            | "--info-path" => i += 1,
+            a if a.starts_with('-') => {
+                out.refuse(format!(
+                    "git: global option {a} is not one the policy models"
+                ));
+                i += 1;
+            }
             _ => break,
         }
     }
-    layer.args = args[i.min(args.len())..].to_vec();
-    let sub = layer
-        .args
-        .first()
-        .and_then(Arg::lit)
-        .unwrap_or("")
-        .to_string();
-    let rest: Vec<&str> = layer.args.iter().skip(1).filter_map(Arg::lit).collect();
-    let has = |names: &[&str]| {
-        rest.iter().any(|a| {
-            names
-                .iter()
-                .any(|n| a == n || (n.starts_with("--") && a.starts_with(&format!("{n}="))))
-        })
-    };
+    let mut rest: Vec<Arg> = args[i.min(args.len())..].to_vec();
+    let sub = rest.first().and_then(Arg::lit).unwrap_or("").to_string();
+    // Canonical spelling of the subcommand's options.
+    let valued = valued_shorts(&sub);
+    let mut canon: Vec<Arg> = Vec::with_capacity(rest.len());
+    let mut options_done = false;
+    for (k, a) in rest.iter().enumerate() {
+        match a.lit() {
+            Some(_) if k == 0 => canon.push(a.clone()),
+            Some("--") => {
+                options_done = true;
+                canon.push(a.clone());
+            }
+            Some(w) if !options_done && w.starts_with("--") => match canonical_long(&sub, w, out) {
+                Some(c) => canon.push(Arg::Lit(c)),
+                None => canon.push(a.clone()),
+            },
+            Some(w)
+                if !options_done
+                    && w.len() > 2
+                    && w.starts_with('-')
+                    && w[1..].chars().all(|c| c.is_ascii_alphabetic())
+                    && !w[1..w.len() - 1].chars().any(|c| valued.contains(c))
+                    && SUBCOMMAND_LONG.iter().any(|(s, _)| *s == sub) =>
+            {
+                for c in w[1..].chars() {
+                    canon.push(Arg::Lit(format!("-{c}")));
+                }
+            }
+            _ => canon.push(a.clone()),
+        }
+    }
+    rest = canon;
+    layer.args = rest;
+    let lits: Vec<&str> = layer.args.iter().skip(1).filter_map(Arg::lit).collect();
     let opaque = |why: &str, flag: &str| Opaque {
         reason: format!("git {sub} {why}, which cannot be analysed"),
         needs: vec!["git".into(), sub.clone(), flag.into()],
     };
+    // Options that write a file.
+    for (k, a) in layer.args.iter().enumerate() {
+        if let Some(w) = a.lit()
+            && (w.starts_with("--output=") || w == "--output" || w == "-o" && sub == "archive")
+        {
+            let target = match w.split_once('=') {
+                Some((_, v)) => Some(Arg::Lit(v.to_string())),
+                None => layer.args.get(k + 1).cloned(),
+            };
+            if let Some(t) = target {
+                out.write(inv, &format!("git {sub} --output"), t);
+            }
+        }
+    }
+    if mentions(&lits, &["ext-diff", "textconv"], "")
+        && !mentions(&lits, &["no-ext-diff", "no-textconv"], "")
+    {
+        layer.opaque = Some(opaque(
+            "runs external diff or text-conversion programs",
+            "--ext-diff",
+        ));
+    }
     match sub.as_str() {
         "rebase" => {
-            if let Some(pos) = layer
-                .args
-                .iter()
-                .position(|a| matches!(a.lit(), Some("--exec" | "-x")))
-            {
+            if let Some(pos) = layer.args.iter().position(|a| {
+                a.lit()
+                    .is_some_and(|s| s == "-x" || (s.len() > 3 && "--exec".starts_with(s)))
+            }) {
                 match layer.args.get(pos + 1) {
-                    Some(Arg::Lit(cmd)) => out.nested.push(cmd.clone()),
-                    _ => out
-                        .refusals
-                        .push("git rebase --exec with a command only known at run time".into()),
+                    Some(Arg::Lit(cmd)) => out.nested.push((cmd.clone(), inv.cwd.clone())),
+                    _ => out.refuse("git rebase --exec with a command only known at run time"),
                 }
             }
-            if let Some(cmd) = rest.iter().find_map(|a| a.strip_prefix("--exec=")) {
-                out.nested.push(cmd.to_string());
+            for cmd in lits.iter().filter_map(|a| a.strip_prefix("--exec=")) {
+                out.nested.push((cmd.to_string(), inv.cwd.clone()));
+            }
+            if let Some(x) = lits.iter().find(|a| a.starts_with("-x") && a.len() > 2) {
+                out.nested.push((x[2..].to_string(), inv.cwd.clone()));
             }
         }
-        "submodule" if rest.first() == Some(&"foreach") || rest.contains(&"foreach") => {
-            match layer.args.last() {
-                Some(Arg::Lit(cmd)) if cmd != "foreach" => out.nested.push(cmd.clone()),
-                _ => out
-                    .refusals
-                    .push("git submodule foreach with a command only known at run time".into()),
-            }
+        "submodule" if lits.contains(&"foreach") => match layer.args.last() {
+            Some(Arg::Lit(cmd)) if cmd != "foreach" => out.nested.push((cmd.clone(), Cwd::Unknown)),
+            _ => out.refuse("git submodule foreach with a command only known at run time"),
+        },
+        "bisect" if lits.first() == Some(&"run") => {
+            out.inner.push(inv.derived(layer.args[2..].to_vec()));
         }
-        "bisect" if rest.first() == Some(&"run") => out.inner.push(Invocation {
-            argv: layer.args[2..].to_vec(),
-            assignments: Vec::new(),
-        }),
-        "filter-branch" | "filter-repo" | "instaweb" => {
-            layer.opaque = Some(opaque("runs filters or programs given as text", &sub))
+        "filter-branch" | "filter-repo" | "instaweb" | "daemon" | "shell" | "upload-pack"
+        | "receive-pack" | "credential" | "web--browse" | "p4" | "svn" | "cvsimport"
+        | "cvsexportcommit" | "cvsserver" | "quiltimport" | "remote-ext" => {
+            layer.opaque = Some(opaque("runs programs or hooks given as text", &sub))
         }
-        "difftool" | "mergetool" if has(&["-x", "--extcmd", "-t", "--tool"]) => {
-            layer.opaque = Some(opaque("runs an external tool", "-x"));
+        "difftool" | "mergetool" => {
+            layer.opaque = Some(opaque("runs an external tool", &sub));
         }
-        "grep"
-            if rest
-                .iter()
-                .any(|a| a.starts_with("-O") || a.starts_with("--open-files-in-pager")) =>
-        {
+        "grep" if mentions(&lits, &["open-files-in-pager"], "O") => {
             layer.opaque = Some(opaque("opens files with a pager command", "-O"));
         }
-        "fetch" | "pull" | "clone" | "ls-remote" | "archive" | "push" | "remote"
-            if has(&["--upload-pack", "--receive-pack", "--exec", "-u"]) =>
+        "fetch" | "pull" | "clone" | "ls-remote" | "archive" | "push" | "remote" | "send-pack"
+        | "fetch-pack" | "submodule"
+            if mentions(
+                &lits,
+                &["upload-pack", "receive-pack", "exec", "remote-exec"],
+                if matches!(sub.as_str(), "clone" | "fetch" | "pull" | "ls-remote") {
+                    "u"
+                } else {
+                    ""
+                },
+            ) || (sub == "send-pack" || sub == "fetch-pack") =>
         {
             layer.opaque = Some(opaque(
                 "runs a remote helper program of the caller's choosing",
                 "--upload-pack",
             ));
         }
-        "send-email" if has(&["--to-cmd", "--cc-cmd", "--smtp-server"]) => {
+        "send-email" => {
             layer.opaque = Some(opaque(
-                "runs a command to find addresses or send mail",
-                "--to-cmd",
+                "runs commands to find addresses or send mail",
+                "send-email",
             ));
         }
         "config" => {
-            // Setting a key: `git config [scope] KEY VALUE`. Reading (`--get`, `-l`) is fine.
-            let operands: Vec<&str> = rest
+            let operands: Vec<&str> = lits
                 .iter()
                 .copied()
                 .filter(|a| !a.starts_with('-'))
                 .collect();
-            let reading = has(&[
-                "--get",
-                "--get-all",
-                "--get-regexp",
-                "-l",
-                "--list",
-                "--unset",
-                "--unset-all",
-            ]);
+            let reading = mentions(
+                &lits,
+                &[
+                    "get",
+                    "get-all",
+                    "get-regexp",
+                    "list",
+                    "unset",
+                    "unset-all",
+                    "get-urlmatch",
+                    "show-origin",
+                    "show-scope",
+                ],
+                "l",
+            ) || operands
+                .first()
+                .is_some_and(|o| matches!(*o, "get" | "list"));
             let key = if operands.first() == Some(&"set") {
                 operands.get(1)
             } else {
                 operands.first()
             };
             let setting = operands.len() >= 2 && !reading;
+            if mentions(&lits, &["file", "blob", "edit"], "fe") {
+                out.refuse("git config --file/--edit is not modelled");
+            }
             if setting
                 && let Some(key) = key
                 && !safe_key(key)
             {
-                out.refusals.push(format!(
+                out.refuse(format!(
                     "git config {key} ...: setting this key can make git run programs later"
                 ));
             }
         }
+        "commit" | "merge" | "am" | "revert" | "cherry-pick" | "pull" | "tag"
+            if mentions(&lits, &["edit"], "e") =>
+        {
+            layer.opaque = Some(opaque("opens an editor", "--edit"));
+        }
         _ => {}
     }
+    Some(Step::Program)
 }
+
+use crate::shell::Cwd;

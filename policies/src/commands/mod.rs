@@ -2,14 +2,20 @@
 //!
 //! A simple command can start more than one program: `sudo env X=1 nice cargo build` runs sudo,
 //! env, nice and cargo; `find . -exec rm {} +` runs find and rm; `sh -c 'a; b'` runs a and b.
-//! [`expand`] turns one invocation into *layers* (each program, outermost first) and the
-//! nested command strings to analyse, or the reasons it cannot.
+//! [`expand`] turns one invocation into *layers* (each program, outermost first), the nested
+//! command strings to analyse, and the files programs write by their options — or the reasons
+//! it cannot. Programs are read by their real option syntax ([`getopt`]): an option a table
+//! does not know is refused for every program whose options can run code or write files.
 
+mod builtins;
 mod code;
+pub mod getopt;
 mod git;
+mod programs;
+mod sed;
 mod wrappers;
 
-use crate::shell::{Arg, Invocation};
+use crate::shell::{Arg, Cwd, Invocation};
 
 /// How a layer relates to the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +25,9 @@ pub enum Role {
     /// A wrapper that only changes how the next layer runs (`nice`, `timeout`, `env`...): it
     /// needs no allow rule of its own, though a deny rule can still name it.
     Transparent,
+    /// A shell builtin used only in ways the engine models as harmless (`cd`, `echo`,
+    /// `test`...): no allow rule needed, though a deny rule can still name it.
+    Builtin,
 }
 
 /// One program a command runs.
@@ -59,20 +68,65 @@ impl Layer {
     }
 }
 
+/// A file a program writes because of its options or operands (`tee FILE`, `sort -o FILE`,
+/// `find -fprint FILE`, `sed -i`, `cp ... DEST`), judged like a redirection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    pub target: Arg,
+    pub cwd: Cwd,
+    /// Who writes it, for messages.
+    pub by: String,
+}
+
 /// What one invocation runs.
 #[derive(Debug, Default)]
 pub struct Expansion {
     pub layers: Vec<Layer>,
-    /// Command strings run by a shell (`sh -c STRING`, `su -c`, `watch`...), to analyse.
-    pub nested: Vec<String>,
-    /// Further invocations (`find -exec`), to expand and check in turn.
+    /// Command strings run by a shell (`sh -c STRING`, `su -c`, `watch`...), to analyse, with
+    /// the directory they start in.
+    pub nested: Vec<(String, Cwd)>,
+    /// Further invocations (`find -exec`, `xargs CMD`), to expand and check in turn.
     pub inner: Vec<Invocation>,
-    /// Invocations a wrapper may run, to check against deny rules only.
-    pub probes: Vec<Invocation>,
     /// Reasons the invocation cannot be analysed.
     pub refusals: Vec<String>,
-    /// Variables set for the command (prefix assignments, `env NAME=value`).
+    /// Variables put in a program's environment (prefix assignments, `env NAME=value`,
+    /// `export NAME`).
     pub assignments: Vec<(String, Arg)>,
+    /// Variables a builtin assigns in the shell (`read NAME`, `declare NAME=`).
+    pub shell_assignments: Vec<String>,
+    /// Files written by options or operands.
+    pub writes: Vec<Write>,
+    /// Set by a program's inspection: the layer it returns `Step::Program` for is opaque.
+    pub(crate) pending_opaque: Option<Opaque>,
+}
+
+impl Expansion {
+    pub(crate) fn refuse(&mut self, reason: impl Into<String>) {
+        let reason = reason.into();
+        if !self.refusals.contains(&reason) {
+            self.refusals.push(reason);
+        }
+    }
+
+    pub(crate) fn write(&mut self, inv: &Invocation, by: &str, target: Arg) {
+        self.writes.push(Write {
+            target,
+            cwd: inv.cwd.clone(),
+            by: by.to_string(),
+        });
+    }
+}
+
+/// What a program does with its arguments.
+pub(crate) enum Step {
+    /// It is the program: nothing more to peel.
+    Program,
+    /// A builtin used harmlessly.
+    Builtin,
+    /// It runs `inner` (when known): the words of the next program.
+    Wrap { inner: Option<Vec<Arg>>, role: Role },
+    /// It runs a command string with a shell.
+    Shell { text: Arg, role: Role },
 }
 
 /// The layers of one invocation.
@@ -89,65 +143,64 @@ pub fn expand(inv: &Invocation) -> Expansion {
         };
         let program = match first {
             Arg::Lit(p) => p.clone(),
-            Arg::Dyn(src) => {
-                out.refusals.push(format!(
-                    "the program name {src} is only known at run time (a variable, substitution \
-or glob in command position)"
+            Arg::Dyn(d) => {
+                out.refuse(format!(
+                    "the program name {} is only known at run time (a variable, substitution \
+or glob in command position)",
+                    d.src
                 ));
                 return out;
             }
         };
         if let Some(reason) = crate::danger::bad_program_name(&program) {
-            out.refusals.push(reason);
+            out.refuse(reason);
             return out;
         }
         let rest = rest.to_vec();
         let base = program.rsplit('/').next().unwrap_or(&program).to_string();
-        match wrappers::step(&base, &rest) {
-            wrappers::Step::Program => {
-                let mut layer = Layer {
-                    program,
-                    args: rest,
-                    role: Role::Program,
-                    opaque: None,
-                };
-                code::inspect(&base, &mut layer, &mut out);
-                git::inspect(&base, &mut layer, &mut out);
+        let mut layer = Layer {
+            program: program.clone(),
+            args: rest.clone(),
+            role: Role::Program,
+            opaque: None,
+        };
+        let step = if !program.contains('/') && builtins::is_builtin(&base) {
+            builtins::step(&base, &rest, inv, &mut out)
+        } else {
+            wrappers::step(&base, &rest, inv, &mut out)
+                .or_else(|| code::step(&base, &mut layer, inv, &mut out))
+                .or_else(|| git::step(&base, &mut layer, inv, &mut out))
+                .or_else(|| programs::step(&base, &rest, inv, &mut out))
+                .unwrap_or(Step::Program)
+        };
+        if let Some(o) = out.pending_opaque.take() {
+            layer.opaque = Some(o);
+        }
+        match step {
+            Step::Program => {
                 out.layers.push(layer);
                 return out;
             }
-            wrappers::Step::Refuse(reason) => {
-                out.refusals.push(reason);
+            Step::Builtin => {
+                layer.role = Role::Builtin;
+                out.layers.push(layer);
                 return out;
             }
-            wrappers::Step::Wrap {
-                inner,
-                role,
-                assignments,
-                also,
-                probes,
-                shell,
-            } => {
-                out.layers.push(Layer {
-                    program,
-                    args: rest,
-                    role,
-                    opaque: None,
-                });
-                out.assignments.extend(assignments);
-                out.inner.extend(also);
-                out.probes.extend(probes);
-                if let Some(s) = shell {
-                    match s {
-                        Arg::Lit(text) => out.nested.push(text),
-                        Arg::Dyn(src) => {
-                            out.refusals.push(format!(
-                                "the shell command string {src} is only known at run time"
-                            ));
-                            return out;
-                        }
-                    }
+            Step::Shell { text, role } => {
+                layer.role = role;
+                out.layers.push(layer);
+                match text {
+                    Arg::Lit(t) => out.nested.push((t, inv.cwd.clone())),
+                    Arg::Dyn(d) => out.refuse(format!(
+                        "the shell command string {} is only known at run time",
+                        d.src
+                    )),
                 }
+                return out;
+            }
+            Step::Wrap { inner, role } => {
+                layer.role = role;
+                out.layers.push(layer);
                 match inner {
                     Some(next) => argv = next,
                     None => return out,
@@ -155,6 +208,23 @@ or glob in command position)"
             }
         }
     }
-    out.refusals.push("too many nested wrappers".into());
+    out.refuse("too many nested wrappers");
     out
+}
+
+/// Refuses words that could split into several (unquoted expansions, globs) where the count
+/// of words matters; returns whether all were fine.
+pub(crate) fn no_split(args: &[Arg], program: &str, out: &mut Expansion) -> bool {
+    for a in args {
+        if let Arg::Dyn(d) = a
+            && d.could_split()
+        {
+            out.refuse(format!(
+                "{program}: the unquoted word {} could become several words (or none) at run time; quote it",
+                d.src
+            ));
+            return false;
+        }
+    }
+    true
 }

@@ -1,148 +1,495 @@
 //! Programs that run other programs: `sudo`, `env`, `timeout`, `xargs`, `find -exec`, shells
-//! with `-c`, and the like. Each is peeled off to reach the program it runs.
+//! with `-c`, and the like. Each is read by its own option table and peeled off to reach the
+//! program it runs; an option the table does not know is refused.
 
-use super::Role;
-use crate::shell::{Arg, Invocation};
+use super::getopt::{self, Parsed, Spec, Val};
+use super::{Expansion, Role, Step};
+use crate::shell::{Arg, Invocation, vars};
 
-/// What a program does with its arguments.
-pub(super) enum Step {
-    /// It is the program: nothing more to peel.
-    Program,
-    /// It cannot be analysed.
-    Refuse(String),
-    /// It runs `inner` (when known), and possibly more invocations and a shell string.
-    Wrap {
-        inner: Option<Vec<Arg>>,
-        role: Role,
-        assignments: Vec<(String, Arg)>,
-        /// Further commands it runs (`find -exec`), checked like any command.
-        also: Vec<Invocation>,
-        /// Commands it may run (a wrapper whose options are not modelled), checked against
-        /// deny rules only.
-        probes: Vec<Invocation>,
-        shell: Option<Arg>,
-    },
-}
+const ENV: Spec = Spec {
+    short: &[
+        ('i', Val::No),
+        ('0', Val::No),
+        ('v', Val::No),
+        ('u', Val::Yes),
+        ('C', Val::Yes),
+        ('S', Val::Yes),
+    ],
+    long: &[
+        ("ignore-environment", Val::No),
+        ("null", Val::No),
+        ("unset", Val::Yes),
+        ("chdir", Val::Yes),
+        ("split-string", Val::Yes),
+        ("debug", Val::No),
+        ("default-signal", Val::Optional),
+        ("ignore-signal", Val::Optional),
+        ("block-signal", Val::Optional),
+        ("list-signal-handling", Val::No),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
 
-fn wrap(inner: Option<Vec<Arg>>, role: Role) -> Step {
-    Step::Wrap {
-        inner,
-        role,
-        assignments: Vec::new(),
-        also: Vec::new(),
-        probes: Vec::new(),
-        shell: None,
-    }
-}
+const TIMEOUT: Spec = Spec {
+    short: &[
+        ('k', Val::Yes),
+        ('s', Val::Yes),
+        ('v', Val::No),
+        ('f', Val::No),
+        ('p', Val::No),
+    ],
+    long: &[
+        ("foreground", Val::No),
+        ("kill-after", Val::Yes),
+        ("preserve-status", Val::No),
+        ("signal", Val::Yes),
+        ("verbose", Val::No),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(1),
+};
 
-/// Option syntax of one program: which short letters and long names take a value.
-struct Opts<'a> {
-    short_val: &'a str,
-    long_val: &'a [&'a str],
-}
+const NICE: Spec = Spec {
+    short: &[('n', Val::Yes)],
+    long: &[
+        ("adjustment", Val::Yes),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
 
-/// Options seen before the first operand.
-struct Parsed {
-    /// Index of the first operand.
-    operand: usize,
-    /// Each option as written (`-u`, `--user`), with its value if it took one.
-    options: Vec<(String, Option<Arg>)>,
-}
+const NOHUP: Spec = Spec {
+    short: &[],
+    long: &[("help", Val::No), ("version", Val::No)],
+    permute: false,
+    stop_after: Some(0),
+};
 
-impl Parsed {
-    fn has(&self, names: &[&str]) -> bool {
-        self.options.iter().any(|(o, _)| {
-            names.iter().any(|n| {
-                if n.starts_with("--") {
-                    o == n
-                } else {
-                    // A short letter anywhere in a cluster: -xc has -c.
-                    o.starts_with('-') && !o.starts_with("--") && o.contains(&n[1..])
-                }
-            })
-        })
-    }
+const STDBUF: Spec = Spec {
+    short: &[('i', Val::Yes), ('o', Val::Yes), ('e', Val::Yes)],
+    long: &[
+        ("input", Val::Yes),
+        ("output", Val::Yes),
+        ("error", Val::Yes),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
 
-    fn value(&self, names: &[&str]) -> Option<&Arg> {
-        self.options
-            .iter()
-            .find(|(o, _)| names.contains(&o.as_str()))
-            .and_then(|(_, v)| v.as_ref())
-    }
-}
+const SETSID: Spec = Spec {
+    short: &[('c', Val::No), ('f', Val::No), ('w', Val::No)],
+    long: &[
+        ("ctty", Val::No),
+        ("fork", Val::No),
+        ("wait", Val::No),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
 
-/// Parses options up to the first operand (or `--`). An option only known at run time makes
-/// the rest unknowable.
-fn parse(args: &[Arg], o: &Opts<'_>) -> Result<Parsed, String> {
-    let mut i = 0;
-    let mut options = Vec::new();
-    while i < args.len() {
-        let a = match &args[i] {
-            Arg::Lit(a) => a.as_str(),
-            Arg::Dyn(src) => {
-                return Err(format!(
-                    "an option of a wrapper ({src}) is only known at run time"
-                ));
-            }
-        };
-        if a == "--" {
-            return Ok(Parsed {
-                operand: i + 1,
-                options,
-            });
-        }
-        if let Some(long) = a.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (format!("--{n}"), Some(Arg::Lit(v.to_string()))),
-                None => (a.to_string(), None),
-            };
-            if inline.is_none() && o.long_val.contains(&name.as_str()) {
-                options.push((name, args.get(i + 1).cloned()));
-                i += 2;
-            } else {
-                options.push((name, inline));
-                i += 1;
-            }
-            continue;
-        }
-        if a.len() > 1 && a.starts_with('-') {
-            let letters = &a[1..];
-            let mut value = None;
-            let mut step = 1;
-            for (j, c) in letters.char_indices() {
-                if o.short_val.contains(c) {
-                    let rest = &letters[j + c.len_utf8()..];
-                    if rest.is_empty() {
-                        value = args.get(i + 1).cloned();
-                        step = 2;
-                    } else {
-                        value = Some(Arg::Lit(rest.to_string()));
-                    }
-                    break;
-                }
-            }
-            options.push((a.to_string(), value));
-            i += step;
-            continue;
-        }
-        break;
-    }
-    Ok(Parsed {
-        operand: i.min(args.len()),
-        options,
-    })
-}
+const TIME: Spec = Spec {
+    short: &[
+        ('a', Val::No),
+        ('p', Val::No),
+        ('q', Val::No),
+        ('v', Val::No),
+        ('f', Val::Yes),
+        ('o', Val::Yes),
+    ],
+    long: &[
+        ("append", Val::No),
+        ("format", Val::Yes),
+        ("output", Val::Yes),
+        ("portability", Val::No),
+        ("quiet", Val::No),
+        ("verbose", Val::No),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
 
-fn rest(args: &[Arg], from: usize) -> Option<Vec<Arg>> {
-    (from < args.len()).then(|| args[from..].to_vec())
-}
+const SUDO: Spec = Spec {
+    short: &[
+        ('A', Val::No),
+        ('b', Val::No),
+        ('E', Val::No),
+        ('e', Val::No),
+        ('H', Val::No),
+        ('i', Val::No),
+        ('K', Val::No),
+        ('k', Val::No),
+        ('l', Val::No),
+        ('n', Val::No),
+        ('P', Val::No),
+        ('S', Val::No),
+        ('s', Val::No),
+        ('V', Val::No),
+        ('v', Val::No),
+        ('B', Val::No),
+        ('N', Val::No),
+        ('C', Val::Yes),
+        ('D', Val::Yes),
+        ('g', Val::Yes),
+        ('h', Val::Optional),
+        ('p', Val::Yes),
+        ('R', Val::Yes),
+        ('r', Val::Yes),
+        ('T', Val::Yes),
+        ('t', Val::Yes),
+        ('U', Val::Yes),
+        ('u', Val::Yes),
+    ],
+    long: &[
+        ("askpass", Val::No),
+        ("background", Val::No),
+        ("bell", Val::No),
+        ("close-from", Val::Yes),
+        ("chdir", Val::Yes),
+        ("preserve-env", Val::Optional),
+        ("edit", Val::No),
+        ("group", Val::Yes),
+        ("set-home", Val::No),
+        ("help", Val::No),
+        ("host", Val::Yes),
+        ("login", Val::No),
+        ("remove-timestamp", Val::No),
+        ("reset-timestamp", Val::No),
+        ("list", Val::No),
+        ("non-interactive", Val::No),
+        ("no-update", Val::No),
+        ("preserve-groups", Val::No),
+        ("prompt", Val::Yes),
+        ("chroot", Val::Yes),
+        ("role", Val::Yes),
+        ("stdin", Val::No),
+        ("shell", Val::No),
+        ("type", Val::Yes),
+        ("command-timeout", Val::Yes),
+        ("other-user", Val::Yes),
+        ("user", Val::Yes),
+        ("version", Val::No),
+        ("validate", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
+
+const DOAS: Spec = Spec {
+    short: &[
+        ('n', Val::No),
+        ('s', Val::No),
+        ('u', Val::Yes),
+        ('C', Val::Yes),
+    ],
+    long: &[],
+    permute: false,
+    stop_after: Some(0),
+};
+
+const XARGS: Spec = Spec {
+    short: &[
+        ('0', Val::No),
+        ('r', Val::No),
+        ('t', Val::No),
+        ('p', Val::No),
+        ('x', Val::No),
+        ('o', Val::No),
+        ('a', Val::Yes),
+        ('d', Val::Yes),
+        ('E', Val::Yes),
+        ('I', Val::Yes),
+        ('L', Val::Yes),
+        ('n', Val::Yes),
+        ('P', Val::Yes),
+        ('s', Val::Yes),
+        ('e', Val::Optional),
+        ('i', Val::Optional),
+        ('l', Val::Optional),
+    ],
+    long: &[
+        ("null", Val::No),
+        ("arg-file", Val::Yes),
+        ("delimiter", Val::Yes),
+        ("eof", Val::Optional),
+        ("replace", Val::Optional),
+        ("max-lines", Val::Optional),
+        ("max-args", Val::Yes),
+        ("max-procs", Val::Yes),
+        ("interactive", Val::No),
+        ("process-slot-var", Val::Yes),
+        ("no-run-if-empty", Val::No),
+        ("max-chars", Val::Yes),
+        ("verbose", Val::No),
+        ("show-limits", Val::No),
+        ("exit", Val::No),
+        ("open-tty", Val::No),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
+
+const FLOCK: Spec = Spec {
+    short: &[
+        ('s', Val::No),
+        ('e', Val::No),
+        ('x', Val::No),
+        ('u', Val::No),
+        ('n', Val::No),
+        ('o', Val::No),
+        ('F', Val::No),
+        ('v', Val::No),
+        ('w', Val::Yes),
+        ('E', Val::Yes),
+        ('c', Val::Yes),
+    ],
+    long: &[
+        ("shared", Val::No),
+        ("exclusive", Val::No),
+        ("unlock", Val::No),
+        ("nonblock", Val::No),
+        ("nb", Val::No),
+        ("close", Val::No),
+        ("no-fork", Val::No),
+        ("verbose", Val::No),
+        ("timeout", Val::Yes),
+        ("wait", Val::Yes),
+        ("conflict-exit-code", Val::Yes),
+        ("command", Val::Yes),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(1),
+};
+
+const IONICE: Spec = Spec {
+    short: &[
+        ('c', Val::Yes),
+        ('n', Val::Yes),
+        ('p', Val::Yes),
+        ('P', Val::Yes),
+        ('u', Val::Yes),
+        ('t', Val::No),
+    ],
+    long: &[
+        ("class", Val::Yes),
+        ("classdata", Val::Yes),
+        ("pid", Val::Yes),
+        ("pgid", Val::Yes),
+        ("uid", Val::Yes),
+        ("ignore", Val::No),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
+
+const WATCH: Spec = Spec {
+    short: &[
+        ('b', Val::No),
+        ('c', Val::No),
+        ('C', Val::No),
+        ('d', Val::Optional),
+        ('e', Val::No),
+        ('g', Val::No),
+        ('p', Val::No),
+        ('r', Val::No),
+        ('t', Val::No),
+        ('w', Val::No),
+        ('x', Val::No),
+        ('n', Val::Yes),
+        ('q', Val::Yes),
+    ],
+    long: &[
+        ("beep", Val::No),
+        ("color", Val::No),
+        ("no-color", Val::No),
+        ("differences", Val::Optional),
+        ("errexit", Val::No),
+        ("chgexit", Val::No),
+        ("equexit", Val::Yes),
+        ("exec", Val::No),
+        ("interval", Val::Yes),
+        ("precise", Val::No),
+        ("no-rerun", Val::No),
+        ("no-title", Val::No),
+        ("no-wrap", Val::No),
+        ("no-linewrap", Val::No),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
+
+const SCRIPT: Spec = Spec {
+    short: &[
+        ('a', Val::No),
+        ('e', Val::No),
+        ('f', Val::No),
+        ('q', Val::No),
+        ('c', Val::Yes),
+        ('E', Val::Yes),
+        ('O', Val::Yes),
+        ('I', Val::Yes),
+        ('B', Val::Yes),
+        ('T', Val::Yes),
+        ('m', Val::Yes),
+    ],
+    long: &[
+        ("append", Val::No),
+        ("command", Val::Yes),
+        ("echo", Val::Yes),
+        ("return", Val::No),
+        ("flush", Val::No),
+        ("force", Val::No),
+        ("quiet", Val::No),
+        ("log-in", Val::Yes),
+        ("log-out", Val::Yes),
+        ("log-io", Val::Yes),
+        ("log-timing", Val::Yes),
+        ("logging-format", Val::Yes),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: true,
+    stop_after: None,
+};
+
+const SU: Spec = Spec {
+    short: &[
+        ('c', Val::Yes),
+        ('f', Val::No),
+        ('g', Val::Yes),
+        ('G', Val::Yes),
+        ('l', Val::No),
+        ('m', Val::No),
+        ('p', Val::No),
+        ('P', Val::No),
+        ('s', Val::Yes),
+        ('w', Val::Yes),
+    ],
+    long: &[
+        ("command", Val::Yes),
+        ("session-command", Val::Yes),
+        ("fast", Val::No),
+        ("group", Val::Yes),
+        ("supp-group", Val::Yes),
+        ("login", Val::No),
+        ("preserve-environment", Val::No),
+        ("pty", Val::No),
+        ("shell", Val::Yes),
+        ("whitelist-environment", Val::Yes),
+        ("help", Val::No),
+        ("version", Val::No),
+    ],
+    permute: true,
+    stop_after: None,
+};
+
+/// bash, sh (dash), ash: the options that matter before the command string or script.
+const SHELL: Spec = Spec {
+    short: &[
+        ('a', Val::No),
+        ('b', Val::No),
+        ('c', Val::No),
+        ('e', Val::No),
+        ('f', Val::No),
+        ('h', Val::No),
+        ('i', Val::No),
+        ('k', Val::No),
+        ('l', Val::No),
+        ('m', Val::No),
+        ('n', Val::No),
+        ('p', Val::No),
+        ('r', Val::No),
+        ('s', Val::No),
+        ('t', Val::No),
+        ('u', Val::No),
+        ('v', Val::No),
+        ('x', Val::No),
+        ('B', Val::No),
+        ('C', Val::No),
+        ('E', Val::No),
+        ('H', Val::No),
+        ('P', Val::No),
+        ('T', Val::No),
+        ('o', Val::Yes),
+        ('O', Val::Yes),
+    ],
+    long: &[
+        ("norc", Val::No),
+        ("noprofile", Val::No),
+        ("posix", Val::No),
+        ("login", Val::No),
+        ("noediting", Val::No),
+        ("restricted", Val::No),
+        ("verbose", Val::No),
+        ("version", Val::No),
+        ("help", Val::No),
+        ("debugger", Val::No),
+        ("dump-strings", Val::No),
+        ("dump-po-strings", Val::No),
+        ("pretty-print", Val::No),
+        ("rcfile", Val::Yes),
+        ("init-file", Val::Yes),
+    ],
+    permute: false,
+    stop_after: Some(0),
+};
 
 const SHELLS_WE_PARSE: &[&str] = &["sh", "bash", "dash", "ash", "rbash"];
 const OTHER_SHELLS: &[&str] = &[
-    "zsh", "ksh", "mksh", "pdksh", "fish", "csh", "tcsh", "yash", "nu", "xonsh", "pwsh", "elvish",
-    "oksh", "loksh",
+    "zsh",
+    "ksh",
+    "ksh93",
+    "mksh",
+    "pdksh",
+    "fish",
+    "csh",
+    "tcsh",
+    "yash",
+    "nu",
+    "xonsh",
+    "pwsh",
+    "elvish",
+    "oksh",
+    "loksh",
+    "posh",
+    "busybox-sh",
 ];
-/// Wrappers whose options we do not model: every operand could start the command.
+/// `set -o` names that only change error handling or tracing.
+const SAFE_SHELL_OPTIONS: &[&str] = &[
+    "errexit",
+    "nounset",
+    "pipefail",
+    "xtrace",
+    "verbose",
+    "noglob",
+    "noclobber",
+    "noexec",
+    "errtrace",
+    "functrace",
+];
+
+/// Wrappers whose options are not modelled: run as `wrapper COMMAND...` with no options, the
+/// command is the rest; with any option, refused.
 const GENERIC_WRAPPERS: &[&str] = &[
     "strace",
     "ltrace",
@@ -171,12 +518,10 @@ const GENERIC_WRAPPERS: &[&str] = &[
     "softlimit",
     "daemonize",
     "start-stop-daemon",
-    "env-update",
     "faketime",
     "xvfb-run",
     "dbus-run-session",
     "bwrap",
-    "firejail",
     "minijail0",
     "capsh",
     "cgexec",
@@ -194,375 +539,299 @@ const GENERIC_WRAPPERS: &[&str] = &[
     "nq",
     "pv",
     "expect",
+    "chrt",
+    "taskset",
+    "chroot",
+    "runuser",
+    "machinectl",
+    "systemd-nspawn",
+    "docker-exec",
+    "parallel",
+    "nohup.exe",
+    "env-update",
+    "with-contenv",
+    "s6-setuidgid",
+    "setuidgid",
+    "envdir",
+    "envuidgid",
+    "tini",
+    "dumb-init",
+    "gosu",
+    "su-exec",
+    "catatonit",
+    "timelimit",
+    "cpulimit",
+    "cset",
+    "hwloc-bind",
+    "srun",
+    "mpirun",
+    "mpiexec",
+    "ccache",
+    "distcc",
+    "icecc",
+    "sccache",
+    "time.exe",
 ];
 
-/// One step of peeling: what `base` (a program's file name) does with `args`.
-pub(super) fn step(base: &str, args: &[Arg]) -> Step {
+fn opts(args: &[Arg], spec: &Spec, program: &str) -> Result<Parsed, String> {
+    getopt::parse(args, spec).map_err(|e| e.describe(program))
+}
+
+fn rest(args: &[Arg], from: usize) -> Option<Vec<Arg>> {
+    (from < args.len()).then(|| args[from..].to_vec())
+}
+
+fn wrap(inner: Option<Vec<Arg>>, role: Role) -> Step {
+    Step::Wrap { inner, role }
+}
+
+/// One step of peeling: what `base` (a program's file name) does with `args`, if it is a
+/// wrapper; `None` for other programs.
+pub(super) fn step(
+    base: &str,
+    args: &[Arg],
+    inv: &Invocation,
+    out: &mut Expansion,
+) -> Option<Step> {
     let result = match base {
-        "env" => env(args),
-        "sudo" => sudo(args),
-        "doas" => {
-            let p = parse(
-                args,
-                &Opts {
-                    short_val: "uC",
-                    long_val: &[],
-                },
-            );
-            p.and_then(|p| {
-                if p.has(&["-s"]) {
-                    return Err("doas -s starts a shell whose input cannot be analysed".into());
-                }
-                Ok(wrap(rest(args, p.operand), Role::Program))
-            })
+        "env" => env(args, out),
+        "sudo" => sudo(args, out),
+        "doas" => opts(args, &DOAS, base).and_then(|p| {
+            if p.has("-s") {
+                return Err("doas -s starts a shell whose input cannot be analysed".into());
+            }
+            if p.has("-C") {
+                return Ok(Step::Program);
+            }
+            Ok(wrap(rest(args, p.rest), Role::Program))
+        }),
+        "timeout" => {
+            opts(args, &TIMEOUT, base).map(|p| wrap(rest(args, p.rest), Role::Transparent))
         }
-        "timeout" => parse(
-            args,
-            &Opts {
-                short_val: "ks",
-                long_val: &["--kill-after", "--signal"],
-            },
-        )
-        .map(|p| wrap(rest(args, p.operand + 1), Role::Transparent)),
-        "nice" => parse(
-            args,
-            &Opts {
-                short_val: "n",
-                long_val: &["--adjustment"],
-            },
-        )
-        .map(|p| wrap(rest(args, p.operand), Role::Transparent)),
-        "ionice" => parse(
-            args,
-            &Opts {
-                short_val: "cnpPu",
-                long_val: &["--class", "--classdata", "--pid", "--pgid", "--uid"],
-            },
-        )
-        .map(|p| {
-            let inner = if p.has(&["-p", "-P", "-u", "--pid", "--pgid", "--uid"]) {
+        "nice" => nice(args),
+        "nohup" => opts(args, &NOHUP, base).map(|p| wrap(rest(args, p.rest), Role::Transparent)),
+        "setsid" => opts(args, &SETSID, base).map(|p| wrap(rest(args, p.rest), Role::Transparent)),
+        "stdbuf" => opts(args, &STDBUF, base).map(|p| wrap(rest(args, p.rest), Role::Transparent)),
+        "time" => opts(args, &TIME, base).map(|p| {
+            for f in p.values("-o").chain(p.values("--output")) {
+                out.write(inv, "time -o", f.clone());
+            }
+            wrap(rest(args, p.rest), Role::Transparent)
+        }),
+        "ionice" => opts(args, &IONICE, base).map(|p| {
+            let inner = if ["-p", "-P", "-u", "--pid", "--pgid", "--uid"]
+                .iter()
+                .any(|o| p.has(o))
+            {
                 None
             } else {
-                rest(args, p.operand)
+                rest(args, p.rest)
             };
             wrap(inner, Role::Transparent)
         }),
-        "nohup" | "builtin" => parse(
-            args,
-            &Opts {
-                short_val: "",
-                long_val: &[],
-            },
-        )
-        .map(|p| wrap(rest(args, p.operand), Role::Transparent)),
-        "setsid" => parse(
-            args,
-            &Opts {
-                short_val: "",
-                long_val: &[],
-            },
-        )
-        .map(|p| wrap(rest(args, p.operand), Role::Transparent)),
-        "stdbuf" => parse(
-            args,
-            &Opts {
-                short_val: "ioe",
-                long_val: &["--input", "--output", "--error"],
-            },
-        )
-        .map(|p| wrap(rest(args, p.operand), Role::Transparent)),
-        "time" => parse(
-            args,
-            &Opts {
-                short_val: "fo",
-                long_val: &["--format", "--output"],
-            },
-        )
-        .map(|p| wrap(rest(args, p.operand), Role::Transparent)),
-        "command" => parse(
-            args,
-            &Opts {
-                short_val: "",
-                long_val: &[],
-            },
-        )
-        .map(|p| {
-            if p.has(&["-v", "-V"]) {
-                Step::Program
-            } else {
-                wrap(rest(args, p.operand), Role::Transparent)
-            }
-        }),
-        "exec" => parse(
-            args,
-            &Opts {
-                short_val: "a",
-                long_val: &[],
-            },
-        )
-        .map(|p| wrap(rest(args, p.operand), Role::Transparent)),
-        "taskset" => parse(
-            args,
-            &Opts {
-                short_val: "",
-                long_val: &[],
-            },
-        )
-        .map(|p| {
-            if p.has(&["-p", "--pid"]) {
-                wrap(None, Role::Transparent)
-            } else {
-                wrap(rest(args, p.operand + 1), Role::Transparent)
-            }
-        }),
-        "chrt" => parse(
-            args,
-            &Opts {
-                short_val: "TPD",
-                long_val: &["--sched-runtime", "--sched-period", "--sched-deadline"],
-            },
-        )
-        .map(|p| {
-            if p.has(&["-p", "--pid"]) {
-                wrap(None, Role::Transparent)
-            } else {
-                wrap(rest(args, p.operand + 1), Role::Transparent)
-            }
-        }),
-        "chroot" => parse(
-            args,
-            &Opts {
-                short_val: "",
-                long_val: &["--userspec", "--groups"],
-            },
-        )
-        .map(|p| wrap(rest(args, p.operand + 1), Role::Program)),
         "flock" => flock(args),
         "xargs" => xargs(args),
-        "find" => Ok(find(args)),
+        "watch" => watch(args),
+        "script" => opts(args, &SCRIPT, base).and_then(|p| {
+            for o in [
+                "-O",
+                "--log-out",
+                "-I",
+                "--log-in",
+                "-B",
+                "--log-io",
+                "-T",
+                "--log-timing",
+            ] {
+                for f in p.values(o) {
+                    out.write(inv, "script", f.clone());
+                }
+            }
+            if let Some(f) = p.operands.first() {
+                out.write(inv, "script", f.clone());
+            }
+            match p.value("-c").or(p.value("--command")) {
+                Some(cmd) => Ok(Step::Shell {
+                    text: cmd.clone(),
+                    role: Role::Transparent,
+                }),
+                None => Err("script without -c starts an interactive shell".into()),
+            }
+        }),
+        "su" => opts(args, &SU, base).and_then(|p| {
+            if p.has("-s") || p.has("--shell") {
+                return Err("su --shell runs a shell of the caller's choice".into());
+            }
+            match p
+                .value("-c")
+                .or(p.value("--command"))
+                .or(p.value("--session-command"))
+            {
+                Some(cmd) => Ok(Step::Shell {
+                    text: cmd.clone(),
+                    role: Role::Program,
+                }),
+                None => Err("su without -c starts a shell whose input cannot be analysed".into()),
+            }
+        }),
         "busybox" => Ok(match args.first().and_then(Arg::lit) {
             Some(a) if !a.starts_with('-') => wrap(Some(args.to_vec()), Role::Program),
             _ => Step::Program,
         }),
-        "su" | "runuser" => su(args),
-        "script" => parse(
-            args,
-            &Opts {
-                short_val: "cEIOBTm",
-                long_val: &[
-                    "--command",
-                    "--echo",
-                    "--log-in",
-                    "--log-out",
-                    "--log-io",
-                    "--log-timing",
-                    "--logging-format",
-                ],
-            },
-        )
-        .and_then(|p| match p.value(&["-c", "--command"]) {
-            Some(cmd) => Ok(shell_string(cmd.clone(), Role::Transparent)),
-            None => Err("script without -c starts an interactive shell".into()),
-        }),
-        "watch" => watch(args),
-        "ssh" => ssh(args),
-        "npx" => parse(
-            args,
-            &Opts {
-                short_val: "cp",
-                long_val: &["--call", "--package"],
-            },
-        )
-        .map(|p| match p.value(&["-c", "--call"]) {
-            Some(cmd) => shell_string(cmd.clone(), Role::Program),
-            None => Step::Program,
-        }),
-        b if SHELLS_WE_PARSE.contains(&b) => shell(b, args),
-        b if OTHER_SHELLS.contains(&b) => Ok(other_shell(b, args)),
-        b if GENERIC_WRAPPERS.contains(&b) || b.starts_with("ld-linux") || b == "ld.so" => {
-            Ok(generic(args))
+        b if SHELLS_WE_PARSE.contains(&b) => return shell(b, args, out),
+        b if OTHER_SHELLS.contains(&b)
+            && args.iter().any(|a| match a {
+                Arg::Lit(s) => s.starts_with('-') && !s.starts_with("--") && s.contains('c'),
+                Arg::Dyn(_) => true,
+            }) =>
+        {
+            Err(format!(
+                "{b} -c: the command string would be parsed as bash but run by {b}"
+            ))
         }
-        _ => Ok(Step::Program),
+        b if GENERIC_WRAPPERS.contains(&b) => generic(b, args),
+        b if b.starts_with("ld-linux") || b == "ld.so" => generic(b, args),
+        _ => return None,
     };
-    result.unwrap_or_else(Step::Refuse)
+    Some(result.unwrap_or_else(|reason| {
+        out.refuse(reason);
+        Step::Wrap {
+            inner: None,
+            role: Role::Program,
+        }
+    }))
 }
 
-fn shell_string(s: Arg, role: Role) -> Step {
-    Step::Wrap {
-        inner: None,
-        role,
-        assignments: Vec::new(),
-        also: Vec::new(),
-        probes: Vec::new(),
-        shell: Some(s),
+fn env(args: &[Arg], out: &mut Expansion) -> Result<Step, String> {
+    // A lone `-` is `-i`.
+    let skip = usize::from(args.first().and_then(Arg::lit) == Some("-"));
+    let args: Vec<Arg> = args[skip..].to_vec();
+    let p = opts(&args, &ENV, "env")?;
+    if p.has("-S") || p.has("--split-string") {
+        return Err("env -S splits a string into a command line, which is not modelled".into());
     }
-}
-
-fn env(args: &[Arg]) -> Result<Step, String> {
-    let p = parse(
-        args,
-        &Opts {
-            short_val: "uC",
-            long_val: &["--unset", "--chdir"],
-        },
-    )?;
-    if p.has(&["-S", "--split-string"]) || p.options.iter().any(|(o, _)| o.starts_with("-S")) {
-        return Err("env -S splits a string into a command line, which cannot be analysed".into());
-    }
-    let mut assignments = Vec::new();
-    let mut i = p.operand;
+    let mut i = p.rest;
     while let Some(a) = args.get(i) {
         match a {
             Arg::Lit(s) if s.contains('=') && !s.starts_with('=') => {
                 let (name, value) = s.split_once('=').unwrap_or((s, ""));
-                assignments.push((name.to_string(), Arg::Lit(value.to_string())));
+                out.assignments
+                    .push((name.to_string(), Arg::Lit(value.to_string())));
             }
-            Arg::Dyn(src) if src.contains('=') => {
-                return Err(format!("env's argument {src} is only known at run time"));
+            Arg::Dyn(d) if d.src.contains('=') || d.could_split() => {
+                return Err(format!(
+                    "env's argument {} is only known at run time",
+                    d.src
+                ));
             }
             _ => break,
         }
         i += 1;
     }
-    Ok(Step::Wrap {
-        inner: rest(args, i),
-        role: Role::Transparent,
-        assignments,
-        also: Vec::new(),
-        probes: Vec::new(),
-        shell: None,
-    })
+    Ok(wrap(rest(&args, i), Role::Transparent))
 }
 
-fn sudo(args: &[Arg]) -> Result<Step, String> {
-    let p = parse(
-        args,
-        &Opts {
-            short_val: "ugCDhprtTUR",
-            long_val: &[
-                "--user",
-                "--group",
-                "--close-from",
-                "--chdir",
-                "--host",
-                "--prompt",
-                "--role",
-                "--type",
-                "--command-timeout",
-                "--other-user",
-                "--chroot",
-            ],
-        },
-    )?;
-    if p.has(&["-s", "-i", "--shell", "--login"]) {
-        return Err("sudo -s/-i starts a shell whose input cannot be analysed".into());
+fn sudo(args: &[Arg], out: &mut Expansion) -> Result<Step, String> {
+    let p = opts(args, &SUDO, "sudo")?;
+    for o in ["-s", "-i", "--shell", "--login"] {
+        if p.has(o) {
+            return Err(format!(
+                "sudo {o} starts a shell whose input cannot be analysed"
+            ));
+        }
     }
-    if p.has(&["-e", "--edit"]) {
+    if p.has("-e") || p.has("--edit") {
+        return Err("sudo -e (sudoedit) runs an editor, which is not modelled".into());
+    }
+    if [
+        "-l",
+        "--list",
+        "-v",
+        "--validate",
+        "-k",
+        "-K",
+        "-V",
+        "--version",
+        "-h",
+        "--help",
+    ]
+    .iter()
+    .any(|o| p.has(o))
+        && p.rest >= args.len()
+    {
         return Ok(Step::Program);
     }
-    Ok(wrap(rest(args, p.operand), Role::Program))
+    let mut i = p.rest;
+    while let Some(Arg::Lit(s)) = args.get(i) {
+        match s.split_once('=') {
+            Some((name, value)) if vars::is_name(name) => {
+                out.assignments
+                    .push((name.to_string(), Arg::Lit(value.to_string())));
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    Ok(wrap(rest(args, i), Role::Program))
 }
 
-fn su(args: &[Arg]) -> Result<Step, String> {
-    let p = parse(
-        args,
-        &Opts {
-            short_val: "cgGsw",
-            long_val: &[
-                "--command",
-                "--session-command",
-                "--group",
-                "--supp-group",
-                "--shell",
-                "--whitelist-environment",
-            ],
-        },
-    )?;
-    if p.has(&["-s", "--shell"]) {
-        return Err("su --shell runs a shell of the caller's choice".into());
+fn nice(args: &[Arg]) -> Result<Step, String> {
+    // The historical form `nice -10 cmd` / `nice --10 cmd`.
+    if let Some(Arg::Lit(a)) = args.first() {
+        let n = a.trim_start_matches('-');
+        if a.starts_with('-') && !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
+            return Ok(wrap(rest(args, 1), Role::Transparent));
+        }
     }
-    match p.value(&["-c", "--command", "--session-command"]) {
-        Some(cmd) => Ok(shell_string(cmd.clone(), Role::Program)),
-        None => Err("su without -c starts a shell whose input cannot be analysed".into()),
-    }
+    let p = opts(args, &NICE, "nice")?;
+    Ok(wrap(rest(args, p.rest), Role::Transparent))
 }
 
 fn flock(args: &[Arg]) -> Result<Step, String> {
-    let p = parse(
-        args,
-        &Opts {
-            short_val: "wEc",
-            long_val: &["--timeout", "--wait", "--conflict-exit-code", "--command"],
-        },
-    )?;
-    if let Some(cmd) = p.value(&["-c", "--command"]) {
-        return Ok(shell_string(cmd.clone(), Role::Transparent));
+    let p = opts(args, &FLOCK, "flock")?;
+    if let Some(cmd) = p.value("-c").or(p.value("--command")) {
+        return Ok(Step::Shell {
+            text: cmd.clone(),
+            role: Role::Transparent,
+        });
     }
-    // `flock FILE -c COMMAND`: options may follow the file.
-    if let Some(i) = args
-        .iter()
-        .position(|a| matches!(a.lit(), Some("-c" | "--command")))
+    // `flock FILE -c COMMAND`
+    if let Some(Arg::Lit(o)) = args.get(p.rest)
+        && (o == "-c" || o == "--command" || "--command".starts_with(o.as_str()) && o.len() > 3)
     {
-        return match args.get(i + 1) {
-            Some(cmd) => Ok(shell_string(cmd.clone(), Role::Transparent)),
+        return match args.get(p.rest + 1) {
+            Some(cmd) => Ok(Step::Shell {
+                text: cmd.clone(),
+                role: Role::Transparent,
+            }),
             None => Err("flock -c without a command".into()),
         };
     }
-    // flock FILE COMMAND...
-    Ok(wrap(rest(args, p.operand + 1), Role::Transparent))
+    if let Some(Arg::Lit(o)) = args.get(p.rest)
+        && o.starts_with('-')
+    {
+        return Err(format!(
+            "flock: option {o} after the lock file is not modelled"
+        ));
+    }
+    Ok(wrap(rest(args, p.rest), Role::Transparent))
 }
 
 fn watch(args: &[Arg]) -> Result<Step, String> {
-    let p = parse(
-        args,
-        &Opts {
-            short_val: "dnq",
-            long_val: &["--differences", "--interval", "--equexit"],
-        },
-    )?;
-    let words = &args[p.operand.min(args.len())..];
-    if p.has(&["-x", "--exec"]) {
-        return Ok(wrap(rest(args, p.operand), Role::Transparent));
+    let p = opts(args, &WATCH, "watch")?;
+    let words = &args[p.rest.min(args.len())..];
+    if p.has("-x") || p.has("--exec") {
+        return Ok(wrap(rest(args, p.rest), Role::Transparent));
     }
     // watch joins its arguments and runs them with `sh -c`.
-    Ok(shell_string(join(words), Role::Transparent))
-}
-
-fn ssh(args: &[Arg]) -> Result<Step, String> {
-    let p = parse(
-        args,
-        &Opts {
-            short_val: "BbcDEeFIiJLlmOopQRSWw",
-            long_val: &[],
-        },
-    )?;
-    for (o, v) in &p.options {
-        if o.starts_with("-o") || o == "-F" {
-            let text = v
-                .as_ref()
-                .map(Arg::display)
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            if o == "-F"
-                || text.contains("proxycommand")
-                || text.contains("localcommand")
-                || text.contains("permitlocalcommand")
-                || text.contains("match")
-            {
-                return Err("ssh options that run local commands (ProxyCommand, LocalCommand, -F) cannot be analysed".into());
-            }
-        }
-    }
-    let words = &args[(p.operand + 1).min(args.len())..];
-    if words.is_empty() {
-        return Ok(Step::Program);
-    }
-    // The remote side runs the joined words with its shell.
-    Ok(shell_string(join(words), Role::Program))
+    Ok(Step::Shell {
+        text: join(words),
+        role: Role::Transparent,
+    })
 }
 
 /// Words joined with spaces, as `ssh` and `watch` do before handing them to a shell.
-fn join(words: &[Arg]) -> Arg {
+pub(super) fn join(words: &[Arg]) -> Arg {
     let mut text = String::new();
     for w in words {
         match w {
@@ -572,172 +841,116 @@ fn join(words: &[Arg]) -> Arg {
                 }
                 text.push_str(s);
             }
-            Arg::Dyn(src) => return Arg::Dyn(src.clone()),
+            Arg::Dyn(_) => return w.clone(),
         }
     }
     Arg::Lit(text)
 }
 
-fn shell(base: &str, args: &[Arg]) -> Result<Step, String> {
-    let p = parse(
-        args,
-        &Opts {
-            short_val: "oO",
-            long_val: &["--rcfile", "--init-file"],
-        },
-    )?;
-    // `+o name` / `+O name` take a value too.
-    let mut operand = p.operand;
-    while let Some(Arg::Lit(a)) = args.get(operand) {
-        if a == "+o" || a == "+O" {
-            operand += 2;
-        } else if a.starts_with('+') && a.len() > 1 {
-            operand += 1;
-        } else {
-            break;
+fn shell(base: &str, args: &[Arg], out: &mut Expansion) -> Option<Step> {
+    // `+o name` / `+O name` / `+x`: the same options, turned off.
+    let mut flipped: Vec<Arg> = Vec::new();
+    for a in args {
+        match a.lit() {
+            Some(s) if s.starts_with('+') && s.len() > 1 => {
+                flipped.push(Arg::Lit(format!("-{}", &s[1..])))
+            }
+            _ => flipped.push(a.clone()),
         }
     }
-    if p.has(&["-c"]) {
-        return match args.get(operand) {
-            Some(cmd) => Ok(shell_string(cmd.clone(), Role::Transparent)),
-            None => Err(format!("{base} -c without a command string")),
-        };
+    let p = match opts(&flipped, &SHELL, base) {
+        Ok(p) => p,
+        Err(e) => {
+            out.refuse(e);
+            return Some(Step::Program);
+        }
+    };
+    for (o, why) in [
+        ("-i", "an interactive shell reads start-up files"),
+        ("-l", "a login shell reads start-up files"),
+        ("--login", "a login shell reads start-up files"),
+        ("--rcfile", "it reads a start-up file"),
+        ("--init-file", "it reads a start-up file"),
+        ("--debugger", "the debugger profile runs code"),
+    ] {
+        if p.has(o) {
+            out.refuse(format!("{base} {o}: {why}, which is not modelled"));
+        }
     }
-    Ok(Step::Program)
-}
-
-fn other_shell(base: &str, args: &[Arg]) -> Step {
-    if args.iter().any(|a| {
-        a.lit()
-            .is_some_and(|s| s.starts_with('-') && !s.starts_with("--") && s.contains('c'))
-    }) {
-        return Step::Refuse(format!(
-            "{base} -c: the command string would be parsed as bash but run by {base}"
-        ));
+    for o in ["-o", "-O"] {
+        for v in p.values(o) {
+            if !v.lit().is_some_and(|n| SAFE_SHELL_OPTIONS.contains(&n)) {
+                out.refuse(format!(
+                    "{base} {o} {}: this shell option is not modelled",
+                    v.display()
+                ));
+            }
+        }
     }
-    Step::Program
+    if p.has("-c") {
+        return Some(match args.get(p.rest) {
+            Some(cmd) => Step::Shell {
+                text: cmd.clone(),
+                role: Role::Transparent,
+            },
+            None => {
+                out.refuse(format!("{base} -c without a command string"));
+                Step::Program
+            }
+        });
+    }
+    // A script file or the shell's input: code the policy cannot see (see code.rs).
+    None
 }
 
 fn xargs(args: &[Arg]) -> Result<Step, String> {
-    let p = parse(
-        args,
-        &Opts {
-            short_val: "adEILnPs",
-            long_val: &[
-                "--arg-file",
-                "--delimiter",
-                "--eof",
-                "--max-lines",
-                "--max-args",
-                "--max-procs",
-                "--max-chars",
-                "--process-slot-var",
-            ],
-        },
-    )?;
-    let mut replace: Option<String> = None;
-    for (o, v) in &p.options {
-        if o.starts_with("-I") {
-            replace = v.as_ref().and_then(|v| v.lit().map(str::to_string));
-        } else if o == "--replace" {
-            replace = Some("{}".into());
-        } else if let Some(r) = o.strip_prefix("-i") {
-            replace = Some(if r.is_empty() {
-                "{}".into()
-            } else {
-                r.to_string()
-            });
-        } else if let Some(r) = o.strip_prefix("--replace=") {
-            replace = Some(r.to_string());
-        }
+    let p = opts(args, &XARGS, "xargs")?;
+    if p.has("--process-slot-var") {
+        return Err("xargs --process-slot-var sets a variable of the caller's choosing".into());
     }
-    let mut inner: Vec<Arg> = match rest(args, p.operand) {
+    let replace: Option<String> = if let Some(v) = p.value("-I") {
+        Some(
+            v.lit()
+                .ok_or("xargs -I with a replacement string only known at run time")?
+                .to_string(),
+        )
+    } else if p.has("-i") || p.has("--replace") {
+        Some(
+            p.value("-i")
+                .or(p.value("--replace"))
+                .and_then(Arg::lit)
+                .unwrap_or("{}")
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    let mut inner: Vec<Arg> = match rest(args, p.rest) {
         Some(r) => r,
         None => vec![Arg::Lit("echo".into())],
     };
     match &replace {
         Some(r) => {
-            for a in inner.iter_mut() {
+            for a in inner.iter_mut().skip(1) {
                 if a.lit().is_some_and(|s| s.contains(r.as_str())) {
-                    *a = Arg::Dyn(format!("<xargs input in {}>", a.display()));
+                    *a = Arg::unknown(format!("<xargs input in {}>", a.display()));
                 }
             }
         }
-        None => inner.push(Arg::Dyn("<xargs input>".into())),
+        // Input words are appended: they could be options of the command.
+        None => inner.push(Arg::unknown("<xargs input>")),
     }
     Ok(wrap(Some(inner), Role::Program))
 }
 
-fn find(args: &[Arg]) -> Step {
-    let mut also = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        if let Some(a) = args[i].lit()
-            && matches!(a, "-exec" | "-execdir" | "-ok" | "-okdir")
-        {
-            let mut argv = Vec::new();
-            let mut j = i + 1;
-            while j < args.len() {
-                match args[j].lit() {
-                    Some(";") | Some("+") => break,
-                    Some(s) if s.contains("{}") => {
-                        argv.push(Arg::Dyn(format!("<found file in {s}>")))
-                    }
-                    _ => argv.push(args[j].clone()),
-                }
-                j += 1;
-            }
-            if !argv.is_empty() {
-                also.push(Invocation {
-                    argv,
-                    assignments: Vec::new(),
-                });
-            }
-            i = j;
-        }
-        i += 1;
-    }
-    Step::Wrap {
-        inner: None,
-        role: Role::Program,
-        assignments: Vec::new(),
-        also,
-        probes: Vec::new(),
-        shell: None,
-    }
-}
-
-/// A wrapper whose options are not modelled: the first operand must be allowed as the command;
-/// every later operand is also checked, in case an option took the first one as its value.
-fn generic(args: &[Arg]) -> Step {
-    let mut also = Vec::new();
-    let mut first: Option<Vec<Arg>> = None;
-    for (i, a) in args.iter().enumerate() {
-        match a {
-            Arg::Lit(s) if s.starts_with('-') => {}
-            Arg::Lit(_) => {
-                if first.is_none() {
-                    first = Some(args[i..].to_vec());
-                } else {
-                    also.push(Invocation {
-                        argv: args[i..].to_vec(),
-                        assignments: Vec::new(),
-                    });
-                }
-            }
-            Arg::Dyn(src) => {
-                return Step::Refuse(format!(
-                    "a wrapper's argument ({src}) is only known at run time"
-                ));
-            }
-        }
-    }
-    Step::Wrap {
-        inner: first,
-        role: Role::Program,
-        assignments: Vec::new(),
-        also: Vec::new(),
-        probes: also,
-        shell: None,
+/// A wrapper whose options are not modelled: only `wrapper COMMAND...` is.
+fn generic(base: &str, args: &[Arg]) -> Result<Step, String> {
+    match args.first() {
+        None => Ok(Step::Program),
+        Some(Arg::Lit(a)) if !a.starts_with('-') => Ok(wrap(Some(args.to_vec()), Role::Program)),
+        Some(a) => Err(format!(
+            "{base}: its options ({}) are not modelled, so what it runs cannot be known",
+            a.display()
+        )),
     }
 }

@@ -1,14 +1,19 @@
-//! Walking bash's syntax tree (from brush-parser) to collect every simple command.
+//! Walking bash's syntax tree (from brush-parser) under the positive grammar: lists,
+//! pipelines, groups, subshells, `if`, `for`, `while`/`until`, `case`, `[[ ]]` with string and
+//! file tests, simple commands and redirections are modelled; functions, coprocesses and
+//! arithmetic on anything but literal numbers are refused. The walk also follows the working
+//! directory through `cd`, so that redirections are judged where they happen.
 
 use brush_parser::ast::{
-    self, AndOr, Assignment, AssignmentName, AssignmentValue, Command, CommandPrefixOrSuffixItem,
-    CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectKind, IoFileRedirectTarget,
-    IoRedirect,
+    self, AndOr, Assignment, AssignmentName, AssignmentValue, BinaryPredicate, Command,
+    CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectKind,
+    IoFileRedirectTarget, IoRedirect, SeparatorOperator, UnaryPredicate,
 };
-use brush_parser::{Parser, ParserOptions, word};
+use brush_parser::{Parser, ParserOptions};
 
-use super::words::{Arg, Pieces};
-use super::{Analysis, Invocation, MAX_COMMANDS, Redirect, analyse_at};
+use super::words::{Arg, Evaluator, Found, literal_arithmetic};
+use super::{Access, Analysis, CdStep, Cwd, Invocation, MAX_COMMANDS, Redirect, analyse_at, vars};
+use crate::bounds::Budget;
 
 /// Options matching `bash -c` as mcp-jobs runs it: not POSIX mode, extglob off (bash's
 /// non-interactive default, so `@(...)` is a syntax error here as it is there).
@@ -27,20 +32,29 @@ pub(super) fn parse(command: &str) -> Result<ast::Program, brush_parser::ParseEr
     Parser::new(std::io::Cursor::new(command.as_bytes()), &options()).parse_program()
 }
 
-pub(super) struct Walker {
+/// Deepest nesting of compound commands and test expressions walked.
+const MAX_NESTING: usize = 1024;
+
+pub(super) struct Walker<'b> {
     depth: usize,
     out: Analysis,
     opts: ParserOptions,
     source: String,
+    cwd: Cwd,
+    nesting: usize,
+    budget: &'b Budget,
 }
 
-impl Walker {
-    pub(super) fn new(depth: usize, source: &str) -> Self {
+impl<'b> Walker<'b> {
+    pub(super) fn new(depth: usize, source: &str, cwd: Cwd, budget: &'b Budget) -> Self {
         Self {
             depth,
             out: Analysis::default(),
             opts: options(),
             source: source.to_string(),
+            cwd,
+            nesting: 0,
+            budget,
         }
     }
 
@@ -54,21 +68,76 @@ impl Walker {
         }
     }
 
+    fn enter(&mut self) -> bool {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            self.out.refuse(format!(
+                "commands nested more than {MAX_NESTING} levels deep"
+            ));
+            return false;
+        }
+        true
+    }
+
+    fn leave(&mut self) {
+        self.nesting -= 1;
+    }
+
     fn list(&mut self, l: &CompoundList) {
+        if !self.enter() {
+            return;
+        }
         for item in &l.0 {
-            let a = &item.0;
-            self.pipeline(&a.first);
-            for next in &a.additional {
-                match next {
-                    AndOr::And(p) | AndOr::Or(p) => self.pipeline(p),
+            let before = self.cwd.clone();
+            self.and_or(&item.0);
+            if matches!(item.1, SeparatorOperator::Async) {
+                // A background list runs in a subshell: its `cd` stays there.
+                self.cwd = before;
+            }
+        }
+        self.leave();
+    }
+
+    fn and_or(&mut self, a: &ast::AndOrList) {
+        let start = self.cwd.clone();
+        self.pipeline(&a.first);
+        // Each later pipeline runs after the previous one succeeded (`&&`) or failed (`||`):
+        // a `cd` that failed leaves the directory as it was, so after `||`, and after the
+        // whole list, every alternative is possible.
+        let mut all = start.union(&self.cwd);
+        for next in &a.additional {
+            match next {
+                AndOr::And(p) => self.pipeline(p),
+                AndOr::Or(p) => {
+                    self.cwd = all.clone();
+                    self.pipeline(p);
                 }
+            }
+            all = all.union(&self.cwd);
+        }
+        self.cwd = all;
+    }
+
+    fn pipeline(&mut self, p: &ast::Pipeline) {
+        if p.seq.len() > 1 {
+            // Every command of a pipeline runs in a subshell.
+            let before = self.cwd.clone();
+            for c in &p.seq {
+                self.command(c);
+                self.cwd = before.clone();
+            }
+        } else {
+            for c in &p.seq {
+                self.command(c);
             }
         }
     }
 
-    fn pipeline(&mut self, p: &ast::Pipeline) {
-        for c in &p.seq {
-            self.command(c);
+    fn redirects(&mut self, r: &Option<ast::RedirectList>) {
+        if let Some(r) = r {
+            for r in &r.0 {
+                self.redirect(r);
+            }
         }
     }
 
@@ -76,42 +145,48 @@ impl Walker {
         match c {
             Command::Simple(sc) => self.simple(sc),
             Command::Compound(cc, redirects) => {
+                // Redirections of a compound command apply before its body runs, from the
+                // directory it starts in.
+                self.redirects(redirects);
                 self.compound(cc);
-                if let Some(r) = redirects {
-                    for r in &r.0 {
-                        self.redirect(r);
-                    }
-                }
             }
             Command::Function(f) => self.out.refuse(format!(
-                "defines a function ({}), which later commands could call under any name",
+                "defining a function ({}) is not modelled: later commands could call it under any name",
                 f.fname.value
             )),
             Command::ExtendedTest(t, redirects) => {
-                self.test_expr(&t.expr);
-                if let Some(r) = redirects {
-                    for r in &r.0 {
-                        self.redirect(r);
-                    }
+                self.redirects(redirects);
+                if self.enter() {
+                    self.test_expr(&t.expr);
+                    self.leave();
                 }
             }
         }
     }
 
+    /// Walks a body that may run zero or more times (or not at all): afterwards the directory
+    /// is any of before and after.
+    fn maybe(&mut self, f: impl FnOnce(&mut Self)) {
+        let before = self.cwd.clone();
+        f(self);
+        self.cwd = before.union(&self.cwd);
+    }
+
     fn compound(&mut self, cc: &CompoundCommand) {
+        if !self.enter() {
+            return;
+        }
         match cc {
             CompoundCommand::Arithmetic(a) => {
-                // bash reads `((` as arithmetic only when the two parentheses touch; brush also
-                // reads `( (` that way, where bash sees nested subshells. Refuse the difference.
                 let at = self.source.get(a.loc.start.index..).unwrap_or("");
                 if !at.starts_with("((") {
                     self.out.refuse(
-                        "nested subshells written `( (` (bash runs them as commands, not arithmetic): \
-write `((` for arithmetic or `( ( ... ) )` with a command inside on one level"
+                        "nested subshells written `( (` are read differently by bash and the \
+parser: write `( ( ... ) )` on one level"
                             .to_string(),
                     );
                 }
-                self.arithmetic(&a.expr.value)
+                self.arithmetic(&a.expr.value);
             }
             CompoundCommand::ArithmeticForClause(f) => {
                 for e in [&f.initializer, &f.condition, &f.updater]
@@ -120,65 +195,100 @@ write `((` for arithmetic or `( ( ... ) )` with a command inside on one level"
                 {
                     self.arithmetic(&e.value);
                 }
-                self.list(&f.body.list);
+                self.maybe(|w| w.list(&f.body.list));
             }
             CompoundCommand::BraceGroup(b) => self.list(&b.list),
-            CompoundCommand::Subshell(s) => self.list(&s.list),
+            CompoundCommand::Subshell(s) => {
+                let before = self.cwd.clone();
+                self.list(&s.list);
+                self.cwd = before;
+            }
             CompoundCommand::ForClause(f) => {
+                if let Some(reason) = vars::assignable(&f.variable_name) {
+                    self.out
+                        .refuse(format!("for {}: {reason}", f.variable_name));
+                }
                 self.out.shell_assignments.push(f.variable_name.clone());
                 for w in f.values.iter().flatten() {
-                    self.word(w);
+                    self.word(&w.value);
                 }
-                self.list(&f.body.list);
+                self.maybe(|w| w.list(&f.body.list));
             }
             CompoundCommand::CaseClause(c) => {
-                self.word(&c.value);
+                self.word(&c.value.value);
+                let before = self.cwd.clone();
+                let mut after = before.clone();
                 for item in &c.cases {
                     for p in &item.patterns {
-                        self.word(p);
+                        self.word(&p.value);
                     }
                     if let Some(cmd) = &item.cmd {
+                        self.cwd = before.clone();
                         self.list(cmd);
+                        after = after.union(&self.cwd);
                     }
                 }
+                self.cwd = after;
             }
             CompoundCommand::IfClause(i) => {
+                let before = self.cwd.clone();
                 self.list(&i.condition);
+                let cond = before.union(&self.cwd);
+                self.cwd = cond.clone();
                 self.list(&i.then);
+                let mut after = self.cwd.clone();
                 for e in i.elses.iter().flatten() {
+                    self.cwd = cond.clone();
                     if let Some(c) = &e.condition {
                         self.list(c);
+                        self.cwd = cond.union(&self.cwd);
                     }
                     self.list(&e.body);
+                    after = after.union(&self.cwd);
                 }
+                self.cwd = after.union(&cond);
             }
             CompoundCommand::WhileClause(w) | CompoundCommand::UntilClause(w) => {
-                self.list(&w.0);
-                self.list(&w.1.list);
+                self.maybe(|s| {
+                    s.list(&w.0);
+                    s.list(&w.1.list);
+                    // A second round starts where the first ended.
+                    s.list(&w.0);
+                });
             }
-            CompoundCommand::Coprocess(_) => self
-                .out
-                .refuse("starts a coprocess (coproc), whose input and output cannot be followed"),
+            CompoundCommand::Coprocess(_) => {
+                self.out.refuse("a coprocess (coproc) is not modelled")
+            }
         }
+        self.leave();
     }
 
     fn test_expr(&mut self, e: &ExtendedTestExpr) {
-        use brush_parser::ast::BinaryPredicate as B;
+        if !self.enter() {
+            return;
+        }
         match e {
             ExtendedTestExpr::And(a, b) | ExtendedTestExpr::Or(a, b) => {
                 self.test_expr(a);
                 self.test_expr(b);
             }
             ExtendedTestExpr::Not(a) | ExtendedTestExpr::Parenthesized(a) => self.test_expr(a),
-            ExtendedTestExpr::UnaryTest(_, w) => {
-                // `-v name[subscript]` evaluates the subscript.
-                if w.value.contains('[') {
-                    self.out.arithmetic = true;
+            ExtendedTestExpr::UnaryTest(op, w) => {
+                if matches!(
+                    op,
+                    UnaryPredicate::ShellVariableIsSetAndAssigned
+                        | UnaryPredicate::ShellVariableIsSetAndNameRef
+                ) {
+                    self.out.refuse(format!(
+                        "[[ -v / -R {} ]] is not modelled (a subscript in the name is evaluated as arithmetic)",
+                        w.value
+                    ));
                 }
-                self.word(w);
+                self.word(&w.value);
             }
             ExtendedTestExpr::BinaryTest(op, a, b) => {
-                if matches!(
+                use BinaryPredicate as B;
+                let arithmetic = matches!(
                     op,
                     B::ArithmeticEqualTo
                         | B::ArithmeticNotEqualTo
@@ -186,23 +296,34 @@ write `((` for arithmetic or `( ( ... ) )` with a command inside on one level"
                         | B::ArithmeticLessThanOrEqualTo
                         | B::ArithmeticGreaterThan
                         | B::ArithmeticGreaterThanOrEqualTo
-                ) {
-                    self.arithmetic(&a.value);
-                    self.arithmetic(&b.value);
+                );
+                let left = self.word(&a.value);
+                let right = self.word(&b.value);
+                if arithmetic {
+                    for side in [&left, &right] {
+                        let literal = side
+                            .lit()
+                            .is_some_and(|s| !s.trim().is_empty() && literal_arithmetic(s));
+                        if !literal {
+                            self.out.refuse(format!(
+                                "[[ {} ... {} ]]: an arithmetic comparison of anything but literal \
+numbers is not modelled (bash evaluates variable contents as arithmetic, which can run commands)",
+                                a.value, b.value
+                            ));
+                        }
+                    }
                 }
-                self.word(a);
-                self.word(b);
             }
         }
+        self.leave();
     }
 
-    /// Arithmetic text: bash expands `$(...)` in it, and evaluates array subscripts and
-    /// variable contents as further arithmetic (which can run commands).
+    /// Arithmetic text (`(( ))`, `for (( ))`): only literal numbers are modelled.
     fn arithmetic(&mut self, text: &str) {
-        self.out.arithmetic = true;
-        if text.contains("$(") || text.contains('`') {
+        if !literal_arithmetic(text) {
             self.out.refuse(format!(
-                "a command substitution inside arithmetic ({text}) cannot be analysed"
+                "arithmetic on anything but literal numbers (({text})) is not modelled: bash \
+evaluates variable contents in arithmetic, which can run commands"
             ));
         }
     }
@@ -215,34 +336,34 @@ write `((` for arithmetic or `( ( ... ) )` with a command inside on one level"
         }
         let mut argv: Vec<Arg> = Vec::new();
         let mut assignments: Vec<(String, Arg)> = Vec::new();
-        let prefix = sc.prefix.iter().flat_map(|p| p.0.iter());
-        for item in prefix {
+        let mut redirects: Vec<&IoRedirect> = Vec::new();
+        for item in sc.prefix.iter().flat_map(|p| p.0.iter()) {
             match item {
                 CommandPrefixOrSuffixItem::AssignmentWord(a, _) => {
                     if let Some(pair) = self.assignment(a) {
                         assignments.push(pair);
                     }
                 }
-                other => self.item(other, &mut argv),
+                other => self.item(other, &mut argv, &mut redirects),
             }
         }
         if let Some(w) = &sc.word_or_name {
-            let a = self.word(w);
+            let a = self.word(&w.value);
             argv.push(a);
         }
         for item in sc.suffix.iter().flat_map(|s| s.0.iter()) {
             match item {
-                // `export NAME=value`, `declare NAME=value`: an assignment in the shell, and an
-                // argument of the builtin.
-                CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
-                    if let Some((name, _)) = self.assignment(a) {
-                        self.out.shell_assignments.push(name);
-                    }
-                    let arg = self.word(w);
+                // `export NAME=value`, `declare NAME=value`: a word the builtin reads.
+                CommandPrefixOrSuffixItem::AssignmentWord(_, w) => {
+                    let arg = self.word(&w.value);
                     argv.push(arg);
                 }
-                other => self.item(other, &mut argv),
+                other => self.item(other, &mut argv, &mut redirects),
             }
+        }
+        // Redirections are performed before the command runs, from the current directory.
+        for r in redirects {
+            self.redirect(r);
         }
         if argv.is_empty() {
             // Bare assignments persist in the shell.
@@ -251,30 +372,94 @@ write `((` for arithmetic or `( ( ... ) )` with a command inside on one level"
                 .extend(assignments.into_iter().map(|(n, _)| n));
             return;
         }
-        if let Some(Arg::Lit(p)) = argv.first()
-            && matches!(p.as_str(), "cd" | "pushd" | "popd")
-        {
-            self.out.changes_directory = true;
-        }
-        self.out.invocations.push(Invocation { argv, assignments });
+        let cwd = self.cwd.clone();
+        self.change_directory(&argv);
+        self.out.invocations.push(Invocation {
+            argv,
+            assignments,
+            cwd,
+        });
     }
 
-    fn item(&mut self, item: &CommandPrefixOrSuffixItem, argv: &mut Vec<Arg>) {
+    fn item<'a>(
+        &mut self,
+        item: &'a CommandPrefixOrSuffixItem,
+        argv: &mut Vec<Arg>,
+        redirects: &mut Vec<&'a IoRedirect>,
+    ) {
         match item {
-            CommandPrefixOrSuffixItem::IoRedirect(r) => self.redirect(r),
+            CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
             CommandPrefixOrSuffixItem::Word(w) => {
-                let a = self.word(w);
+                let a = self.word(&w.value);
                 argv.push(a);
             }
             CommandPrefixOrSuffixItem::ProcessSubstitution(_, sub) => {
+                let before = self.cwd.clone();
                 self.list(&sub.list);
-                argv.push(Arg::Dyn("<(...)".into()));
+                self.cwd = before;
+                argv.push(Arg::Dyn(super::Dyn {
+                    src: "<(...)".into(),
+                    may_be_option: false,
+                    may_split: false,
+                    glob: false,
+                }));
             }
-            CommandPrefixOrSuffixItem::AssignmentWord(a, _) => {
-                if let Some((name, _)) = self.assignment(a) {
-                    self.out.shell_assignments.push(name);
+            CommandPrefixOrSuffixItem::AssignmentWord(_, w) => {
+                let a = self.word(&w.value);
+                argv.push(a);
+            }
+        }
+    }
+
+    /// Follows `cd`, `pushd` and `popd` (also behind `builtin` and `command`).
+    fn change_directory(&mut self, argv: &[Arg]) {
+        let mut words = argv;
+        while let Some(Arg::Lit(w)) = words.first()
+            && (w == "builtin" || w == "command")
+        {
+            words = &words[1..];
+            if matches!(words.first().and_then(Arg::lit), Some("--")) {
+                words = &words[1..];
+            }
+        }
+        let Some(Arg::Lit(program)) = words.first() else {
+            return;
+        };
+        match program.as_str() {
+            "cd" | "pushd" => {
+                let mut physical = false;
+                let mut rest = &words[1..];
+                while let Some(Arg::Lit(o)) = rest.first() {
+                    match o.as_str() {
+                        "-P" => physical = true,
+                        "-L" => physical = false,
+                        "--" => {
+                            rest = &rest[1..];
+                            break;
+                        }
+                        _ => break,
+                    }
+                    rest = &rest[1..];
+                }
+                match rest {
+                    [Arg::Lit(t)]
+                        if !t.is_empty()
+                            && t != "-"
+                            && !t.starts_with(['+', '-'])
+                            && std::env::var_os("CDPATH").is_none() =>
+                    {
+                        let step = CdStep {
+                            target: t.clone(),
+                            physical,
+                        };
+                        // `cd` may fail and leave the directory as it was.
+                        self.cwd = self.cwd.union(&self.cwd.then(step));
+                    }
+                    _ => self.cwd = Cwd::Unknown,
                 }
             }
+            "popd" => self.cwd = Cwd::Unknown,
+            _ => {}
         }
     }
 
@@ -282,121 +467,115 @@ write `((` for arithmetic or `( ( ... ) )` with a command inside on one level"
         let name = match &a.name {
             AssignmentName::VariableName(n) => n.clone(),
             AssignmentName::ArrayElementName(n, index) => {
-                self.arithmetic(index);
-                n.clone()
+                self.out.refuse(format!(
+                    "assigning an array element ({n}[{index}]) is not modelled (the subscript is evaluated as arithmetic)"
+                ));
+                return None;
             }
         };
         match &a.value {
             AssignmentValue::Scalar(w) => {
-                let v = self.word(w);
+                let v = self.word(&w.value);
                 Some((name, v))
             }
-            AssignmentValue::Array(items) => {
-                for (k, v) in items {
-                    if let Some(k) = k {
-                        self.word(k);
-                    }
-                    self.word(v);
-                }
-                Some((name, Arg::Dyn("(...)".into())))
+            AssignmentValue::Array(_) => {
+                self.out
+                    .refuse(format!("assigning an array ({name}=(...)) is not modelled"));
+                None
             }
         }
     }
 
     fn redirect(&mut self, r: &IoRedirect) {
         match r {
-            IoRedirect::File(_, kind, target) => {
-                let write = !matches!(
-                    kind,
-                    IoFileRedirectKind::Read | IoFileRedirectKind::DuplicateInput
-                );
+            IoRedirect::File(fd, kind, target) => {
+                let access = match kind {
+                    IoFileRedirectKind::Read | IoFileRedirectKind::DuplicateInput => Access::Read,
+                    _ => Access::Write,
+                };
+                let fd = fd.unwrap_or(match access {
+                    Access::Read => 0,
+                    Access::Write => 1,
+                });
                 match target {
                     IoFileRedirectTarget::Filename(w) => {
-                        let t = self.word(w);
-                        self.out.redirects.push(Redirect { target: t, write });
+                        let t = self.word(&w.value);
+                        self.push_redirect(fd, access, t);
                     }
                     IoFileRedirectTarget::Fd(_) => {}
-                    IoFileRedirectTarget::ProcessSubstitution(_, sub) => self.list(&sub.list),
+                    IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
+                        let before = self.cwd.clone();
+                        self.list(&sub.list);
+                        self.cwd = before;
+                    }
                     IoFileRedirectTarget::Duplicate(w) => {
-                        // `>&word`: a descriptor number, `-`, or else a file name.
-                        let t = self.word(w);
+                        // `>&word`: a descriptor number, `-` (close), `N-` (move), or else a
+                        // file name (for `>&`).
+                        let t = self.word(&w.value);
                         let is_fd = t.lit().is_some_and(|s| {
-                            s == "-" || s.trim_end_matches('-').parse::<u32>().is_ok()
+                            s == "-"
+                                || (!s.is_empty()
+                                    && s.trim_end_matches('-').chars().all(|c| c.is_ascii_digit()))
                         });
                         if !is_fd {
-                            self.out.redirects.push(Redirect { target: t, write });
+                            if matches!(t, Arg::Dyn(_)) {
+                                self.out.refuse(format!(
+                                    "the redirection target {} is only known at run time (a descriptor or a file)",
+                                    w.value
+                                ));
+                            }
+                            self.push_redirect(fd, access, t);
                         }
                     }
                 }
             }
             IoRedirect::HereDocument(_, h) => {
                 if h.requires_expansion {
-                    match word::parse_heredoc(&h.doc.value, &self.opts) {
-                        Ok(pieces) => {
-                            let mut p = Pieces::default();
-                            p.eval(&h.doc.value, &pieces, true);
-                            self.absorb_pieces(p);
-                        }
-                        Err(e) => self
-                            .out
-                            .refuse(format!("cannot parse a here-document: {e}")),
-                    }
+                    let mut ev = Evaluator {
+                        opts: &self.opts,
+                        found: Found::default(),
+                    };
+                    ev.heredoc(&h.doc.value);
+                    self.absorb(ev.found);
                 }
             }
             IoRedirect::HereString(_, w) => {
-                self.word(w);
+                self.word(&w.value);
             }
             IoRedirect::OutputAndError(w, _) => {
-                let t = self.word(w);
-                self.out.redirects.push(Redirect {
-                    target: t,
-                    write: true,
-                });
+                let t = self.word(&w.value);
+                self.push_redirect(1, Access::Write, t.clone());
+                self.push_redirect(2, Access::Write, t);
             }
         }
     }
 
-    /// Evaluates a word: its literal value if it has one, and everything it would run.
-    fn word(&mut self, w: &ast::Word) -> Arg {
-        match word::parse(&w.value, &self.opts) {
-            Ok(pieces) => {
-                let mut p = Pieces::default();
-                p.eval(&w.value, &pieces, false);
-                let dynamic = p.dynamic;
-                let text = p.text.clone();
-                self.absorb_pieces(p);
-                if dynamic {
-                    Arg::Dyn(w.value.clone())
-                } else {
-                    if text.contains("$(") || text.contains('`') {
-                        self.out.quoted_substitution_text = true;
-                    }
-                    Arg::Lit(text)
-                }
-            }
-            Err(e) => {
-                self.out
-                    .refuse(format!("cannot parse the word {}: {e}", w.value));
-                Arg::Dyn(w.value.clone())
-            }
-        }
+    fn push_redirect(&mut self, fd: i32, access: Access, target: Arg) {
+        self.out.redirects.push(Redirect {
+            fd,
+            access,
+            target,
+            cwd: self.cwd.clone(),
+        });
     }
 
-    fn absorb_pieces(&mut self, p: Pieces) {
-        for r in p.refusals {
+    /// Evaluates a word: its literal value if it has one; substitutions in it are analysed.
+    fn word(&mut self, source: &str) -> Arg {
+        let mut ev = Evaluator {
+            opts: &self.opts,
+            found: Found::default(),
+        };
+        let arg = ev.word(source);
+        self.absorb(ev.found);
+        arg
+    }
+
+    fn absorb(&mut self, found: Found) {
+        for r in found.refusals {
             self.out.refuse(r);
         }
-        for e in &p.arithmetic {
-            self.arithmetic(e);
-        }
-        if p.subscripted {
-            self.out.arithmetic = true;
-        }
-        if p.quoted_substitution {
-            self.out.quoted_substitution_text = true;
-        }
-        for s in &p.substitutions {
-            let nested = analyse_at(s, self.depth + 1);
+        for s in &found.substitutions {
+            let nested = analyse_at(s, self.depth + 1, &self.cwd, self.budget);
             self.out.absorb(nested);
         }
     }
