@@ -19,37 +19,38 @@ pub fn run(policy: &Path, host: &str, cwd: Option<&Path>, json: bool, command: &
         cwd,
         env: &[],
     });
+    // A closed stdout (`| head -1`) is not an error of the check: the status still tells.
+    let mut text = String::new();
     if json {
         match serde_json::to_string_pretty(&verdict) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => text = s,
             Err(e) => {
                 eprintln!("mcp-jobs check: {e}");
                 return 2;
             }
         }
     } else {
-        println!(
-            "{}",
-            if verdict.allowed {
-                "allowed"
-            } else {
-                "refused"
-            }
-        );
+        text.push_str(if verdict.allowed {
+            "allowed"
+        } else {
+            "refused"
+        });
         for c in &verdict.commands {
             let d = match c.decision {
                 Decision::Allowed => "allowed",
                 Decision::Denied => "denied",
                 Decision::Refused => "refused",
             };
-            match &c.reason {
-                Some(r) => println!("  {d:8} {}  [{}] {r}", c.command, c.rule),
-                None => println!("  {d:8} {}  [{}]", c.command, c.rule),
-            }
+            text.push_str(&match &c.reason {
+                Some(r) => format!("\n  {d:8} {}  [{}] {r}", c.command, c.rule),
+                None => format!("\n  {d:8} {}  [{}]", c.command, c.rule),
+            });
         }
         for r in &verdict.refusals {
-            println!("  refused  {r}");
+            text.push_str(&format!("\n  refused  {r}"));
         }
     }
+    text.push('\n');
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     if verdict.allowed { 0 } else { 1 }
 }

@@ -462,13 +462,10 @@ fn awk(base: &str, layer: &mut Layer, inv: &Invocation, out: &mut Expansion) {
         }
         let without_or = text.replace("||", "");
         if text.contains("system") || without_or.contains('|') || text.contains('@') {
-            opaque(
-                layer,
-                "the awk program runs commands (system, pipes) or loads code (@include, @load), \
-which cannot be analysed"
-                    .into(),
-                &[base],
-            );
+            out.refuse(format!(
+                "the {base} program runs commands (system, pipes) or loads code (@include, \
+@load), which is not modelled (use --sandbox, or a script file named in an allow rule)"
+            ));
             return;
         }
         if awk_writes(text) {

@@ -98,6 +98,9 @@ pub struct Expansion {
     pub writes: Vec<Write>,
     /// Set by a program's inspection: the layer it returns `Step::Program` for is opaque.
     pub(crate) pending_opaque: Option<Opaque>,
+    /// Set by a program's inspection: the arguments in canonical spelling (`--rec` is
+    /// `--recursive`), which rules then see.
+    pub(crate) pending_args: Option<Vec<Arg>>,
 }
 
 impl Expansion {
@@ -175,6 +178,9 @@ or glob in command position)",
         };
         if let Some(o) = out.pending_opaque.take() {
             layer.opaque = Some(o);
+        }
+        if let Some(a) = out.pending_args.take() {
+            layer.args = a;
         }
         match step {
             Step::Program => {

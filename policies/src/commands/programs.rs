@@ -162,8 +162,158 @@ pub(super) fn step(
                 None => Some(Step::Program),
             }
         }
-        _ => None,
+        "tree" => {
+            let mut it = args.iter();
+            while let Some(a) = it.next() {
+                if a.lit() == Some("-o") {
+                    if let Some(f) = it.next() {
+                        out.write(inv, base, f.clone());
+                    }
+                } else if let Some(f) = a
+                    .lit()
+                    .and_then(|s| s.strip_prefix("-o"))
+                    .filter(|f| !f.is_empty())
+                {
+                    out.write(inv, base, Arg::Lit(f.to_string()));
+                }
+            }
+            Some(Step::Program)
+        }
+        b => canonical(b, args, out),
     }
+}
+
+/// Long options of programs that deny rules commonly name by option (`rm --recursive`,
+/// `chmod --recursive`): an abbreviation is rewritten to the full name; an ambiguous or unknown
+/// one is refused.
+const LONG_OPTIONS: &[(&str, &[&str])] = &[
+    (
+        "rm",
+        &[
+            "force",
+            "interactive",
+            "one-file-system",
+            "no-preserve-root",
+            "preserve-root",
+            "recursive",
+            "dir",
+            "verbose",
+            "help",
+            "version",
+        ],
+    ),
+    (
+        "chmod",
+        &[
+            "changes",
+            "silent",
+            "quiet",
+            "verbose",
+            "no-preserve-root",
+            "preserve-root",
+            "reference",
+            "recursive",
+            "help",
+            "version",
+        ],
+    ),
+    (
+        "chown",
+        &[
+            "changes",
+            "dereference",
+            "no-dereference",
+            "from",
+            "silent",
+            "quiet",
+            "verbose",
+            "no-preserve-root",
+            "preserve-root",
+            "reference",
+            "recursive",
+            "help",
+            "version",
+        ],
+    ),
+    (
+        "chgrp",
+        &[
+            "changes",
+            "dereference",
+            "no-dereference",
+            "silent",
+            "quiet",
+            "verbose",
+            "no-preserve-root",
+            "preserve-root",
+            "reference",
+            "recursive",
+            "help",
+            "version",
+        ],
+    ),
+    (
+        "shred",
+        &[
+            "force",
+            "iterations",
+            "random-source",
+            "size",
+            "remove",
+            "verbose",
+            "exact",
+            "zero",
+            "help",
+            "version",
+        ],
+    ),
+    (
+        "kill",
+        &[
+            "signal", "list", "table", "timeout", "queue", "verbose", "help", "version",
+        ],
+    ),
+];
+
+fn canonical(base: &str, args: &[Arg], out: &mut Expansion) -> Option<Step> {
+    let (_, table) = LONG_OPTIONS.iter().find(|(p, _)| *p == base)?;
+    let mut canon = Vec::with_capacity(args.len());
+    let mut done = false;
+    for a in args {
+        match a.lit() {
+            Some("--") => {
+                done = true;
+                canon.push(a.clone());
+            }
+            Some(w) if !done && w.starts_with("--") && w.len() > 2 => {
+                let (name, value) = match w[2..].split_once('=') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (&w[2..], None),
+                };
+                let cands: Vec<&&str> = table.iter().filter(|t| t.starts_with(name)).collect();
+                let full = match (table.contains(&name), cands.as_slice()) {
+                    (true, _) => name,
+                    (false, [one]) => one,
+                    (false, []) => {
+                        return refuse(
+                            out,
+                            format!("{base}: option --{name} is not one the policy models"),
+                        );
+                    }
+                    (false, _) => {
+                        return refuse(out, format!("{base}: option --{name} is ambiguous"));
+                    }
+                };
+                canon.push(Arg::Lit(match value {
+                    Some(v) => format!("--{full}={v}"),
+                    None => format!("--{full}"),
+                }));
+            }
+            _ => canon.push(a.clone()),
+        }
+    }
+    out.pending_args = Some(canon);
+    Some(Step::Program)
 }
 
 const TEE: Spec = Spec {
