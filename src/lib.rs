@@ -3,7 +3,8 @@
 //!
 //! Layout: [`config`] (file, flags, limits), [`jobs`] (the JobManager), [`output`] (spools,
 //! cursors, text), [`tools`] (the MCP tools), [`serve`] (transports and shutdown), [`guardian`]
-//! (the watchdog that kills jobs if the server dies).
+//! (the watchdog that kills jobs if the server dies), [`state_dir`] (where logs and journals may
+//! be read and deleted).
 
 pub mod audit;
 pub mod check_cli;
@@ -14,4 +15,5 @@ pub mod jobs;
 pub mod noop;
 pub mod output;
 pub mod serve;
+pub mod state_dir;
 pub mod tools;

@@ -18,6 +18,7 @@ use crate::config::{ConfigFile, Limits};
 use crate::jobs::JobManager;
 use crate::jobs::journal::{self, Journal};
 use crate::jobs::manager::HostRules;
+use crate::state_dir::Runs;
 use crate::tools::JobServer;
 use policies::Policy;
 
@@ -195,7 +196,8 @@ fn manager(
         // Nothing outlives this run.
         return Ok(manager);
     }
-    let previous = journal::previous_jobs(&state.root.join("runs"), &state.jobs);
+    let runs = Runs::new(state.root.join("runs"));
+    let previous = journal::previous_jobs(&runs, instance);
     let journal = Journal::create(&state.jobs)
         .with_context(|| format!("cannot create the job journal in {}", state.jobs.display()))?;
     let manager = manager.with_journal(journal);
@@ -205,15 +207,11 @@ fn manager(
             "jobs of earlier runs taken over"
         );
     }
-    let old_journals = previous.files.clone();
+    let read = previous.runs.clone();
     manager.import(previous);
     // Their jobs are in this run's journal now.
-    for file in old_journals {
-        let _ = std::fs::remove_file(&file);
-        if let Some(dir) = file.parent() {
-            // Only if no log is left in it.
-            let _ = std::fs::remove_dir(dir);
-        }
+    for run in &read {
+        journal::remove_journal(&runs, run);
     }
     Ok(manager)
 }

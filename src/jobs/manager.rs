@@ -20,6 +20,7 @@ use super::state::{End, Phase, Stamp, StateName, signal_name};
 use crate::audit::{AuditLog, Record};
 use crate::config::{Limits, bounds};
 use crate::output::OutputStore;
+use crate::state_dir::{RemoveError, Runs};
 
 /// Why a request was refused. The messages are for the agent: they say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +93,10 @@ pub struct JobManager {
     hosts: HashMap<String, (HostRules, Option<Arc<Semaphore>>)>,
     policy: Arc<Policy>,
     audit: Arc<AuditLog>,
+    /// This run's directory in the state directory (`DIR/runs/<run>`): new jobs' logs.
     jobs_dir: PathBuf,
+    /// `DIR/runs`: logs are deleted only in its run directories.
+    runs: Runs,
     executors: HashMap<String, Arc<dyn Executor>>,
     jobs: Mutex<BTreeMap<JobId, Arc<Job>>>,
     next_id: AtomicU64,
@@ -146,6 +150,7 @@ impl JobManager {
             hosts,
             policy,
             audit,
+            runs: Runs::of_run(&jobs_dir),
             jobs_dir,
             executors,
             jobs: Mutex::new(BTreeMap::new()),
@@ -170,7 +175,7 @@ impl JobManager {
     /// numbered after them.
     pub fn import(&self, earlier: Earlier) {
         self.next_id
-            .fetch_max(earlier.last_id + 1, Ordering::SeqCst);
+            .fetch_max(earlier.last_id.saturating_add(1), Ordering::SeqCst);
         // Ids given before, forgotten ones included, stay taken in the next run too.
         if earlier.last_id > 0 && !earlier.jobs.contains_key(&earlier.last_id) {
             self.journal.record(&Entry::Forgotten {
@@ -180,7 +185,11 @@ impl JobManager {
         let mut imported = Vec::new();
         let mut jobs = self.jobs();
         for p in earlier.jobs.into_values() {
-            self.journal.record(&Entry::Created(p.created.clone()));
+            // The log stays in its run's directory: named, for the next run to find it there.
+            self.journal.record(&Entry::Created(journal::Created {
+                run: Some(p.run.clone()),
+                ..p.created.clone()
+            }));
             let c = p.created;
             if let Some((started_at, pid)) = p.started {
                 self.journal.record(&Entry::Started {
@@ -193,7 +202,12 @@ impl JobManager {
                 .ended
                 .as_ref()
                 .map(|(_, _, _, o)| (o.total, o.stdout, o.stderr, o.lines));
-            let store = OutputStore::import(&c.log, c.layout.head_cap, c.layout.tail_cap, sizes);
+            let store = OutputStore::import(
+                p.log.as_deref(),
+                c.layout.head_cap,
+                c.layout.tail_cap,
+                sizes,
+            );
             let started = p.started.map(|(at, _)| Stamp::at(at));
             let phase = match p.ended {
                 Some((at, ending, usage, _)) => Phase::Ended {
@@ -327,7 +341,7 @@ processes were killed with the server",
             reasons: &[],
             input: None,
         });
-        let path = self.jobs_dir.join(format!("{id}.log"));
+        let path = self.jobs_dir.join(crate::state_dir::log_name(id.0));
         let store = OutputStore::create(&path, self.limits.log_cap, self.limits.ring_size)
             .map_err(JobError::Storage)?;
         let mut request = request;
@@ -347,7 +361,8 @@ processes were killed with the server",
             pty: job.request.pty,
             rule: job.rule.clone(),
             created_at: job.created.wall,
-            log: path,
+            // This run's: the reader derives the log's path from its own directory and the id.
+            run: None,
             layout: journal::Layout { head_cap, tail_cap },
         }));
         self.jobs().insert(id, Arc::clone(&job));
@@ -724,7 +739,7 @@ processes were killed with the server",
             .collect();
         for id in &doomed {
             if let Some(job) = jobs.remove(id) {
-                job.output.remove();
+                self.delete_log(&job);
                 self.journal.record(&Entry::Forgotten { job: id.0 });
             }
         }
@@ -732,6 +747,18 @@ processes were killed with the server",
             let _ = self.listing.send(());
         }
         Ok(doomed)
+    }
+
+    /// Deletes a forgotten job's log, if it is a regular file in a run directory (a job may
+    /// have put anything in its place).
+    fn delete_log(&self, job: &Job) {
+        match job.output.remove(&self.runs) {
+            Ok(()) => {}
+            // It printed nothing (logs are created at the first byte), or it is gone already.
+            Err(RemoveError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(job = %job.id, "log not deleted: {e}"),
+        }
     }
 
     /// Forgets the oldest ended jobs beyond the retention limit.
@@ -748,7 +775,7 @@ processes were killed with the server",
         let excess = ended.len().saturating_sub(self.limits.max_retained);
         for id in ended.into_iter().take(excess) {
             if let Some(job) = jobs.remove(&id) {
-                job.output.remove();
+                self.delete_log(&job);
                 self.journal.record(&Entry::Forgotten { job: id.0 });
             }
         }

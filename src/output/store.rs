@@ -22,6 +22,8 @@ use ringbuf::HeapRb;
 use ringbuf::traits::{Consumer, Observer, RingBuffer};
 use tokio::sync::Notify;
 
+use crate::state_dir::{RemoveError, Runs, open_regular};
+
 /// Which stream a run of bytes came from. `Mixed` marks old runs merged to bound memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tag {
@@ -132,8 +134,9 @@ struct Inner {
     ring: Option<HeapRb<u8>>,
     ring_size: usize,
     /// The spool file is closed when the job ends (a server may retain thousands of ended
-    /// jobs) and reopened on demand.
+    /// jobs) and reopened on demand (never through a symlink, see `open_regular`).
     path: PathBuf,
+    /// Set when the file is deleted, or when a job taken over has no log to read.
     removed: bool,
     write_error: Option<String>,
     /// A log read back from an earlier run: its line checkpoints are built at the first need.
@@ -144,7 +147,8 @@ struct Inner {
 /// readers; the lock is held only for one bounded append or one bounded read at a time.
 pub struct OutputStore {
     inner: Mutex<Inner>,
-    path: PathBuf,
+    /// `None` for a job taken over without a log.
+    path: Option<PathBuf>,
     total: AtomicU64,
     changed: Notify,
 }
@@ -178,24 +182,29 @@ impl OutputStore {
                 write_error: None,
                 unindexed: false,
             }),
-            path: path.to_owned(),
+            path: Some(path.to_owned()),
             total: AtomicU64::new(0),
             changed: Notify::new(),
         })
     }
 
     /// The store of an earlier run's job, read back from its log at `path` (stored with
-    /// `head_cap` and `tail_cap`). `sizes` are (total, stdout, stderr, newlines) as recorded when
-    /// the job ended; without them (the job never recorded its end) the store holds what the
-    /// file's head region holds, as a wrapped tail cannot be put back in order. Which stream each
-    /// byte came from is not kept across runs (one stream's reads see only a one-stream job).
+    /// `head_cap` and `tail_cap`; no path: the job has no log to read). `sizes` are (total,
+    /// stdout, stderr, newlines) as recorded when the job ended; without them (the job never
+    /// recorded its end) the store holds what the file's head region holds, as a wrapped tail
+    /// cannot be put back in order. Which stream each byte came from is not kept across runs
+    /// (one stream's reads see only a one-stream job).
     pub fn import(
-        path: &Path,
+        path: Option<&Path>,
         head_cap: u64,
         tail_cap: u64,
         sizes: Option<(u64, u64, u64, u64)>,
     ) -> Self {
-        let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
+        // A symlink or anything but a regular file in the log's place counts as no log.
+        let file_len = path
+            .and_then(|p| open_regular(p, std::fs::File::options().read(true)).ok())
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
         let (total, stdout, stderr, lines) = match sizes {
             // A log deleted or cut short since: only what is there.
             Some((total, ..)) if file_len < total.min(head_cap + tail_cap.max(1)) => {
@@ -238,12 +247,12 @@ impl OutputStore {
                 next_checkpoint: u64::MAX,
                 ring: None,
                 ring_size: 1,
-                path: path.to_owned(),
-                removed: false,
+                path: path.map(Path::to_owned).unwrap_or_default(),
+                removed: path.is_none(),
                 write_error: None,
                 unindexed: true,
             }),
-            path: path.to_owned(),
+            path: path.map(Path::to_owned),
             total: AtomicU64::new(total),
             changed: Notify::new(),
         };
@@ -485,12 +494,17 @@ impl OutputStore {
         Ok(count)
     }
 
-    /// Deletes the spool file.
-    pub fn remove(&self) {
+    /// Closes the spool file for good and deletes it through `runs`, which deletes only
+    /// regular files in run directories: a job may have put a symlink in the log's place.
+    pub fn remove(&self, runs: &Runs) -> Result<(), RemoveError> {
         let mut inner = self.lock();
         inner.file = None;
         inner.removed = true;
-        let _ = std::fs::remove_file(&self.path);
+        drop(inner);
+        match &self.path {
+            Some(path) => runs.remove_file(path),
+            None => Ok(()),
+        }
     }
 
     /// Frees what only a running job needs: the in-memory ring and the open spool file. Reads
@@ -504,9 +518,9 @@ impl OutputStore {
         inner.tail_runs.shrink_to_fit();
     }
 
-    /// Where the spool file is.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the spool file is (`None` for a job taken over without a log).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 }
 
@@ -618,14 +632,14 @@ impl Inner {
             return Ok(None);
         }
         if self.file.is_none() {
-            self.file = Some(Arc::new(
+            self.file = Some(Arc::new(open_regular(
+                &self.path,
                 File::options()
                     .read(true)
                     .write(true)
                     .create(true)
-                    .truncate(false)
-                    .open(&self.path)?,
-            ));
+                    .truncate(false),
+            )?));
         }
         Ok(self.file.as_deref())
     }
@@ -767,7 +781,7 @@ impl Inner {
         }
         let file = match &self.file {
             Some(f) => Arc::clone(f),
-            None => Arc::new(File::open(&self.path)?),
+            None => Arc::new(open_regular(&self.path, File::options().read(true))?),
         };
         let off = self.file_offset(start);
         let first = if start < self.head_cap {
@@ -860,7 +874,12 @@ mod tests {
         let expect_tail: Vec<u8> = (90..100u8).map(|i| b'a' + i % 26).collect();
         assert_eq!(&bytes[..10], &expect_head[..]);
         assert_eq!(&bytes[10..], &expect_tail[..]);
-        assert!(std::fs::metadata(s.path()).expect("meta").len() <= 20);
+        assert!(
+            std::fs::metadata(s.path().expect("path"))
+                .expect("meta")
+                .len()
+                <= 20
+        );
     }
 
     #[test]

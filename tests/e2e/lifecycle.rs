@@ -246,3 +246,98 @@ async fn a_restart_after_a_clean_stop_reads_capped_logs_back() {
     assert_eq!(after["matches"], before["matches"], "{after}");
     assert_eq!(after["matches"][0]["line"], 4999);
 }
+
+/// A job that appends forged records to its own run's journal — a log path outside the state
+/// directory, a run name that climbs out of it, a symlink in place of a log and of a run
+/// directory — cannot make the next server read or delete a file outside the state directory.
+#[tokio::test]
+async fn forged_journal_records_reach_nothing_outside_the_state_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let secret = "SENTINEL-OUTSIDE-THE-STATE-DIR\n";
+    // Named as job 7's log would be: the symlinked run `evil` leads to it.
+    let sentinel = outside.join("j7.log");
+    std::fs::write(&sentinel, secret).unwrap();
+
+    let mut first = Server::start_in(tempfile::tempdir().expect("tempdir"), &state, &[]).await;
+    let honest = first
+        .ok("execute", json!({"command": "echo honest", "wait": 10}))
+        .await;
+    assert_eq!(honest["job_id"], "j1");
+    let len = secret.len();
+    let at = "2026-01-01T00:00:00Z";
+    let created = |job: u64, extra: &str| {
+        format!(
+            r#"{{"event":"created","job":{job},"command":"forged","host":"local","pty":false,"created_at":"{at}","layout":{{"head_cap":1048576,"tail_cap":1048576}}{extra}}}"#
+        )
+    };
+    let ended = |job: u64| {
+        format!(
+            r#"{{"event":"ended","job":{job},"ended_at":"{at}","ending":{{"state":"exited","code":0}},"usage":null,"output":{{"total":{len},"stdout":{len},"stderr":0,"lines":1}}}}"#
+        )
+    };
+    let log = format!(r#","log":"{}""#, sentinel.display());
+    let forged = [
+        // An old-style log path to the sentinel.
+        created(9, &log),
+        ended(9),
+        // A symlink to the sentinel in place of its log.
+        created(8, ""),
+        ended(8),
+        // Its run a symlink to the sentinel's directory.
+        created(7, r#","run":"evil""#),
+        ended(7),
+        // A run name that climbs out.
+        created(6, &format!(r#","run":"../../outside"{log}"#)),
+        ended(6),
+    ]
+    .join("\n");
+    let forger = first
+        .ok(
+            "execute",
+            json!({
+                "command": "cd \"$STATE\"/runs/* && printf '%s\\n' \"$FORGED\" >> journal.jsonl \
+                            && ln -s \"$OUTSIDE/j7.log\" j8.log && ln -s \"$OUTSIDE\" ../evil",
+                "env": {"STATE": state, "OUTSIDE": outside, "FORGED": forged},
+                "wait": 10,
+            }),
+        )
+        .await;
+    assert_eq!(forger["exit_code"], 0, "{forger}");
+    first.disconnect().await;
+    assert!(eventually(Duration::from_secs(10), || !alive(first.pid)).await);
+    drop(first);
+
+    let second = Server::start_in(tempfile::tempdir().expect("tempdir"), &state, &[]).await;
+    let out = second.ok("output", json!({"job_id": "j1"})).await;
+    assert_eq!(out["text"], "honest\n");
+    for job in ["j6", "j7", "j8", "j9"] {
+        for args in [
+            json!({"job_id": job}),
+            json!({"job_id": job, "grep": "SENT.NEL"}),
+            json!({"job_id": job, "since": 0, "stream": "stdout", "max_bytes": 4096}),
+        ] {
+            let r = second.call("output", args).await;
+            let seen = format!("{} {:?}", text(&r), r.structured_content);
+            assert!(
+                !seen.contains("SENTINEL"),
+                "{job} read the sentinel: {seen}"
+            );
+        }
+        let r = second.call("tail", json!({"job_id": job})).await;
+        assert!(!text(&r).contains("SENTINEL"), "{job}: {}", text(&r));
+    }
+    second.ok("clean", json!({"all": true})).await;
+    let list = second.ok("list", json!({})).await;
+    assert_eq!(list["jobs"].as_array().map(Vec::len), Some(0), "{list}");
+    assert_eq!(std::fs::read_to_string(&sentinel).unwrap(), secret);
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        1,
+        "nothing was added to or removed from the outside directory"
+    );
+    drop(second);
+    drop(dir);
+}
