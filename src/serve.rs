@@ -110,12 +110,21 @@ fn manager(
     instance: &str,
     state: &StateDir,
 ) -> anyhow::Result<JobManager> {
-    let policy = Arc::new(policy(opts, file, config_path)?);
     let audit_path = opts
         .audit_log
         .clone()
         .or_else(|| file.audit_log.clone())
         .unwrap_or_else(|| state.root.join("audit.jsonl"));
+    // What the server trusts is not for jobs to write: its state, its audit log, its config.
+    let protect = |mut p: Policy| {
+        p.add_protected(&state.root);
+        p.add_protected(&audit_path);
+        if let Some(c) = config_path {
+            p.add_protected(c);
+        }
+        p
+    };
+    let policy = Arc::new(protect(policy(opts, file, config_path)?));
     let audit = Arc::new(
         AuditLog::open(&audit_path)
             .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?,
@@ -160,9 +169,9 @@ fn manager(
                     (true, Some(dir)) => dir.join(p),
                     _ => p.clone(),
                 };
-                Some(Arc::new(Policy::load(&p).map_err(|e| {
+                Some(Arc::new(protect(Policy::load(&p).map_err(|e| {
                     anyhow::anyhow!("bad policy for host {name}: {e}")
-                })?))
+                })?)))
             }
             None => None,
         };

@@ -575,6 +575,49 @@ the variables [env] allow names may be set (without it: {})",
             Arg::Lit(p) => p.clone(),
             Arg::Dyn(d) => match expand_tilde(&d.src) {
                 Some(p) if !d.may_split => p.to_string_lossy().into_owned(),
+                // A glob: every file it matches now, and the pattern itself (what bash passes
+                // when nothing matches).
+                _ if d.glob && !d.may_split && paths::plain_glob(&d.src) => {
+                    let mut texts = vec![d.src.clone()];
+                    let dirs = if d.src.starts_with('/') {
+                        Some(vec![base.to_path_buf()])
+                    } else {
+                        self.resolve_cwd(base, &u.cwd)
+                    };
+                    match dirs {
+                        Some(dirs) => {
+                            for dir in dirs {
+                                match paths::glob_expand(&dir, &d.src) {
+                                    Ok(found) => texts.extend(
+                                        found.into_iter().map(|p| p.to_string_lossy().into_owned()),
+                                    ),
+                                    Err(e) => {
+                                        self.refuse(format!("{by} {what} {}: {e}", d.src));
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                        None => {
+                            self.refuse(format!(
+                                "{by} {what} {} after a change of directory that cannot be followed",
+                                d.src
+                            ));
+                            return;
+                        }
+                    }
+                    for t in texts {
+                        let lit = FileUse {
+                            fd: u.fd,
+                            access: u.access,
+                            target: Arg::Lit(t),
+                            cwd: u.cwd.clone(),
+                            by: u.by.clone(),
+                        };
+                        self.file_use(&lit, base, roots, protect, read_fds);
+                    }
+                    return;
+                }
                 _ => {
                     if write || roots.is_some() {
                         self.refuse(format!(

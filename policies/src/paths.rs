@@ -228,3 +228,146 @@ mod tests {
         assert!(!c.covers(Path::new("/w/cargo/config.toml")));
     }
 }
+
+/// Most files a glob in a write target may name before the command is refused.
+pub const MAX_GLOB_MATCHES: usize = 4096;
+
+/// Whether `word` is a plain glob pattern: literal characters and `*`, `?`, `[...]`, no
+/// quoting or expansion (so its text is the pattern bash matches).
+pub fn plain_glob(word: &str) -> bool {
+    word.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_./*?[]!-+=,:@%^".contains(c))
+}
+
+/// The existing paths `pattern` (relative to `dir`, or absolute) matches, as bash expands it
+/// (wildcards do not match a leading `.`); `Err` beyond `MAX_GLOB_MATCHES`.
+pub fn glob_expand(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let (mut found, rest) = if let Some(abs) = pattern.strip_prefix('/') {
+        (vec![PathBuf::from("/")], abs)
+    } else {
+        (vec![dir.to_path_buf()], pattern)
+    };
+    for comp in rest.split('/').filter(|c| !c.is_empty()) {
+        let mut next = Vec::new();
+        for base in &found {
+            if !comp.contains(['*', '?', '[']) {
+                let p = base.join(comp);
+                if std::fs::symlink_metadata(&p).is_ok() {
+                    next.push(p);
+                }
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(base) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && !comp.starts_with('.') {
+                    continue;
+                }
+                if fnmatch(comp.as_bytes(), name.as_bytes()) {
+                    next.push(base.join(&*name));
+                    if next.len() > MAX_GLOB_MATCHES {
+                        return Err(format!(
+                            "{pattern} matches more than {MAX_GLOB_MATCHES} files"
+                        ));
+                    }
+                }
+            }
+        }
+        found = next;
+    }
+    Ok(found)
+}
+
+/// Shell pattern matching of one path component: `*`, `?`, `[...]` (`!` or `^` negates).
+fn fnmatch(p: &[u8], s: &[u8]) -> bool {
+    let (mut pi, mut si) = (0, 0);
+    let (mut star, mut mark) = (None::<usize>, 0);
+    while si < s.len() {
+        if pi < p.len() {
+            match p[pi] {
+                b'*' => {
+                    star = Some(pi);
+                    mark = si;
+                    pi += 1;
+                    continue;
+                }
+                b'?' => {
+                    pi += 1;
+                    si += 1;
+                    continue;
+                }
+                b'[' => {
+                    if let Some((ok, len)) = bracket(&p[pi..], s[si])
+                        && ok
+                    {
+                        pi += len;
+                        si += 1;
+                        continue;
+                    }
+                }
+                c if c == s[si] => {
+                    pi += 1;
+                    si += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some(st) => {
+                pi = st + 1;
+                mark += 1;
+                si = mark;
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|c| *c == b'*')
+}
+
+/// A bracket expression at the start of `p`: whether `c` matches, and its length.
+fn bracket(p: &[u8], c: u8) -> Option<(bool, usize)> {
+    let mut i = 1;
+    let negate = matches!(p.get(i), Some(b'!' | b'^'));
+    if negate {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    while i < p.len() {
+        if p[i] == b']' && !first {
+            return Some((matched != negate, i + 1));
+        }
+        first = false;
+        if i + 2 < p.len() && p[i + 1] == b'-' && p[i + 2] != b']' {
+            if p[i] <= c && c <= p[i + 2] {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if p[i] == c {
+                matched = true;
+            }
+            i += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::fnmatch;
+
+    #[test]
+    fn matches_like_the_shell() {
+        assert!(fnmatch(b"*.rs", b"main.rs"));
+        assert!(!fnmatch(b"*.rs", b"main.rc"));
+        assert!(fnmatch(b"a?c", b"abc"));
+        assert!(fnmatch(b"[a-c]x", b"bx"));
+        assert!(!fnmatch(b"[!a-c]x", b"bx"));
+        assert!(fnmatch(b"*", b"anything"));
+    }
+}

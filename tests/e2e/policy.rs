@@ -227,3 +227,39 @@ fn the_check_command_line() {
     let usage = Command::new(BIN).args(["check"]).output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// Input nested thousands of levels deep once overflowed the stack and aborted the server with
+/// every job: now it is refused, and the server and its jobs go on.
+#[tokio::test]
+async fn deeply_nested_commands_are_refused_and_the_server_lives() {
+    let (s, _dir) = server_with_policy(POLICY).await;
+    let job = s.start_job(json!({"command": "sleep 30"})).await;
+    let n = 5000;
+    for cmd in [
+        format!("{}ls;{}", "{ ".repeat(600), " }".repeat(600)),
+        format!("{}ls{}", "if true; then ".repeat(n), "; fi".repeat(n)),
+        format!("echo {}x{}", "${x:-".repeat(n), "}".repeat(n)),
+        format!("echo {}x{}", "$(echo ".repeat(n), ")".repeat(n)),
+        format!("[[ {}a{} ]]", "( ".repeat(n), " )".repeat(n)),
+    ] {
+        let c = s.ok("check", json!({"command": cmd})).await;
+        assert_eq!(c["allowed"], false, "{c}");
+        let e = s.err("execute", json!({"command": cmd})).await;
+        assert!(e.contains("refused"), "{e}");
+    }
+    let st = s.ok("status", json!({"job_id": job})).await;
+    assert_eq!(st["state"], "running", "{st}");
+    s.ok("kill", json!({"job_id": job, "grace_ms": 100})).await;
+}
+
+/// The server's own state (audit log, journal, logs) is protected from jobs' redirections.
+#[tokio::test]
+async fn jobs_cannot_write_the_servers_state() {
+    let (s, _dir) = server_with_policy(POLICY).await;
+    let audit = s.state_dir.path().join("audit.jsonl");
+    let cmd = format!("echo '{{\"forged\":1}}' >> {}", audit.display());
+    let e = s.err("execute", json!({"command": cmd})).await;
+    assert!(e.contains("protected"), "{e}");
+    let all = std::fs::read_to_string(&audit).unwrap_or_default();
+    assert!(!all.contains("\"forged\""), "{all}");
+}

@@ -130,24 +130,23 @@ pub(super) fn is_builtin(name: &str) -> bool {
 }
 
 /// What a builtin use is: harmless (`Step::Builtin`), a program for the rules
-/// (`Step::Program`), or a wrapper (`command`, `builtin`, `exec`); refusals go to `out`.
+/// (`Step::Builtin`), or a wrapper (`command`, `builtin`, `exec`); refusals go to `out`.
 pub(super) fn step(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) -> Step {
     if let Some((_, why)) = REFUSED.iter().find(|(n, _)| *n == name) {
         out.refuse(format!("the builtin `{name}` {why}, which is not modelled"));
-        return Step::Program;
+        return Step::Builtin;
     }
     let lits: Vec<Option<&str>> = args.iter().map(Arg::lit).collect();
     let refuse = |out: &mut Expansion, why: String| {
         out.refuse(format!("`{name}`: {why}"));
-        Step::Program
+        Step::Builtin
     };
     match name {
         "true" | "false" | ":" | "echo" | "pwd" | "dirs" | "times" | "jobs" | "help" | "type"
         | "bg" | "fg" | "disown" | "popd" | "unalias" => Step::Builtin,
         "cd" | "pushd" => {
-            if !no_split(args, name, out) {
-                return Step::Program;
-            }
+            // A target only known at run time makes the directory unknown (see the walk),
+            // and extra words only make `cd` fail.
             for a in args {
                 if let Some(s) = a.lit()
                     && s.starts_with('-')
@@ -182,8 +181,9 @@ pub(super) fn step(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansi
             Step::Builtin
         }
         "printf" => {
-            if !no_split(args, name, out) {
-                return Step::Program;
+            // Only the first word can be `-v`: the format, which must be one known word.
+            if !no_split(&args[..args.len().min(1)], name, out) {
+                return Step::Builtin;
             }
             match args.first() {
                 Some(Arg::Lit(f)) if f == "-v" || (f.starts_with("-v") && f.len() > 2) => {
@@ -230,7 +230,7 @@ pub(super) fn step(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansi
         }
         "set" => {
             if !no_split(args, name, out) {
-                return Step::Program;
+                return Step::Builtin;
             }
             let mut i = 0;
             while i < lits.len() {
@@ -317,7 +317,7 @@ fn wrapper(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) -> S
                     "exec" if letters == "a" => i += 1,
                     _ => {
                         out.refuse(format!("`{name}`: option {s} is not modelled"));
-                        return Step::Program;
+                        return Step::Builtin;
                     }
                 }
             }
@@ -326,7 +326,7 @@ fn wrapper(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) -> S
                     "`{name}`: the word {} is only known at run time",
                     a.display()
                 ));
-                return Step::Program;
+                return Step::Builtin;
             }
             _ => break,
         }
@@ -337,7 +337,7 @@ fn wrapper(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) -> S
         && !is_builtin(b)
     {
         out.refuse(format!("`builtin {b}`: {b} is not a builtin"));
-        return Step::Program;
+        return Step::Builtin;
     }
     match args.get(i..) {
         Some(rest) if !rest.is_empty() => Step::Wrap {
@@ -359,12 +359,12 @@ fn test(name: &str, args: &[Arg], out: &mut Expansion) -> Step {
             Some((Arg::Lit(l), rest)) if l == "]" => words = rest,
             _ => {
                 out.refuse("`[` without a closing `]`".to_string());
-                return Step::Program;
+                return Step::Builtin;
             }
         }
     }
     if !no_split(words, name, out) {
-        return Step::Program;
+        return Step::Builtin;
     }
     const UNARY: &[&str] = &[
         "-a", "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-k", "-p", "-r", "-s", "-t", "-u", "-w",
@@ -379,7 +379,7 @@ fn test(name: &str, args: &[Arg], out: &mut Expansion) -> Step {
                 out.refuse(format!(
                     "`{name} {s}` is not modelled (a subscript in the name is evaluated as arithmetic)"
                 ));
-                return Step::Program;
+                return Step::Builtin;
             }
             Arg::Lit(_) => {}
             Arg::Dyn(d) => {
@@ -392,7 +392,7 @@ fn test(name: &str, args: &[Arg], out: &mut Expansion) -> Step {
                         "`{name}`: the word {} is only known at run time and could be an operator",
                         d.src
                     ));
-                    return Step::Program;
+                    return Step::Builtin;
                 }
             }
         }
@@ -409,7 +409,7 @@ fn read(args: &[Arg], out: &mut Expansion) -> Step {
                 "`read`: the word {} is only known at run time",
                 a.display()
             ));
-            return Step::Program;
+            return Step::Builtin;
         };
         if s == "--" {
             i += 1;
@@ -430,11 +430,11 @@ fn read(args: &[Arg], out: &mut Expansion) -> Step {
                 }
                 'a' => {
                     out.refuse("`read -a` assigns an array, which is not modelled".to_string());
-                    return Step::Program;
+                    return Step::Builtin;
                 }
                 other => {
                     out.refuse(format!("`read`: option -{other} is not modelled"));
-                    return Step::Program;
+                    return Step::Builtin;
                 }
             }
         }
@@ -446,7 +446,7 @@ fn read(args: &[Arg], out: &mut Expansion) -> Step {
                 None => out.shell_assignments.push(n.to_string()),
                 Some(why) => {
                     out.refuse(format!("`read {n}`: {why}"));
-                    return Step::Program;
+                    return Step::Builtin;
                 }
             },
             None => {
@@ -454,7 +454,7 @@ fn read(args: &[Arg], out: &mut Expansion) -> Step {
                     "`read`: the variable name {} is only known at run time",
                     a.display()
                 ));
-                return Step::Program;
+                return Step::Builtin;
             }
         }
     }
@@ -475,7 +475,7 @@ fn declare(name: &str, args: &[Arg], out: &mut Expansion) -> Step {
                 let var = literal_name_prefix(&d.src).unwrap_or_default();
                 if let Some(why) = vars::assignable(var) {
                     out.refuse(format!("`{name} {}`: {why}", d.src));
-                    return Step::Program;
+                    return Step::Builtin;
                 }
                 if exporting {
                     out.assignments.push((var.to_string(), a.clone()));
@@ -488,7 +488,7 @@ fn declare(name: &str, args: &[Arg], out: &mut Expansion) -> Step {
                     "`{name}`: the word {} is only known at run time (it could name any variable or attribute)",
                     d.src
                 ));
-                return Step::Program;
+                return Step::Builtin;
             }
         };
         if let Some(flags) = s.strip_prefix('-').filter(|f| !f.is_empty()) {
@@ -501,7 +501,7 @@ fn declare(name: &str, args: &[Arg], out: &mut Expansion) -> Step {
                         out.refuse(format!(
                             "`{name} -{other}`: attributes other than export and read-only are not modelled"
                         ));
-                        return Step::Program;
+                        return Step::Builtin;
                     }
                 }
             }
@@ -519,11 +519,11 @@ fn declare(name: &str, args: &[Arg], out: &mut Expansion) -> Step {
                 continue;
             }
             out.refuse(format!("`{name} {s}`: {why}"));
-            return Step::Program;
+            return Step::Builtin;
         }
         if value.is_some_and(|v| v.starts_with('(')) {
             out.refuse(format!("`{name} {s}`: arrays are not modelled"));
-            return Step::Program;
+            return Step::Builtin;
         }
         if exporting {
             out.assignments.push((

@@ -66,10 +66,12 @@ pub(super) fn step(
             "eErIxCiKTWF",
             &["-e", "-E", "-r", "-I", "-x", "-i", "-C", "-S", "-n", "-p"],
         ),
-        "node" | "nodejs" | "bun" | "deno" | "php" | "lua" | "luajit" | "Rscript" | "R"
-        | "osascript" | "tclsh" | "wish" | "irb" | "jshell" | "ghci" | "julia" | "guile"
-        | "racket" | "sbcl" | "clisp" | "ocaml" | "scala" | "groovy" | "kotlin" | "elixir"
-        | "erl" | "swipl" | "gawk-sandbox" => strict_interpreter(base, layer),
+        "node" | "nodejs" => node(base, layer),
+        "bun" | "deno" | "php" | "lua" | "luajit" | "Rscript" | "R" | "osascript" | "tclsh"
+        | "wish" | "irb" | "jshell" | "ghci" | "julia" | "guile" | "racket" | "sbcl" | "clisp"
+        | "ocaml" | "scala" | "groovy" | "kotlin" | "elixir" | "erl" | "swipl" | "gawk-sandbox" => {
+            strict_interpreter(base, layer)
+        }
         "sh" | "bash" | "dash" | "ash" | "rbash" | "zsh" | "ksh" | "mksh" | "pdksh" | "fish"
         | "csh" | "tcsh" | "yash" | "pwsh" | "elvish" | "nu" | "xonsh" | "oksh" | "loksh" => {
             // Reached only without -c (see wrappers): a script file or the shell's input.
@@ -294,6 +296,74 @@ fn python(base: &str, layer: &mut Layer, out: &mut Expansion) {
             break;
         }
         i += 1;
+    }
+    opaque(
+        layer,
+        format!("{base} without a script reads code from its input, which cannot be analysed"),
+        &[base, "-"],
+    );
+}
+
+/// node options that change neither what code runs nor what it loads.
+const NODE_SAFE: &[&str] = &[
+    "-v",
+    "--version",
+    "-h",
+    "--help",
+    "--test",
+    "--watch",
+    "--enable-source-maps",
+    "--no-warnings",
+    "--trace-warnings",
+    "--trace-uncaught",
+    "--no-deprecation",
+    "--throw-deprecation",
+    "--trace-deprecation",
+    "--max-old-space-size",
+    "--stack-size",
+    "--experimental-vm-modules",
+    "--test-reporter",
+    "--test-name-pattern",
+    "--test-only",
+    "--expose-gc",
+    "--unhandled-rejections",
+    "--input-type",
+    "--abort-on-uncaught-exception",
+];
+
+fn node(base: &str, layer: &mut Layer) {
+    for a in layer.args.clone() {
+        match a {
+            Arg::Lit(s) if s.starts_with('-') && s != "-" => {
+                let name = s.split('=').next().unwrap_or(&s).to_string();
+                let name = name.as_str();
+                if !NODE_SAFE.contains(&name) {
+                    opaque(
+                        layer,
+                        format!(
+                            "{base} {name}: this option can run inline code or load code, which cannot be analysed"
+                        ),
+                        &[base, name],
+                    );
+                    return;
+                }
+                if matches!(name, "-v" | "--version" | "-h" | "--help") {
+                    return;
+                }
+            }
+            Arg::Lit(s) if s == "-" => break,
+            Arg::Lit(_) => return,
+            Arg::Dyn(d) if !d.could_be_option() => return,
+            Arg::Dyn(d) => {
+                let src = d.src.clone();
+                opaque(
+                    layer,
+                    format!("{base}: the word {src} is only known at run time"),
+                    &[base, &src],
+                );
+                return;
+            }
+        }
     }
     opaque(
         layer,

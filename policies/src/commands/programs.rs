@@ -75,7 +75,7 @@ pub(super) fn step(
             }
             Some(Step::Program)
         }
-        "cp" | "mv" | "ln" | "install" | "rsync" => {
+        "cp" | "ln" | "install" | "rsync" => {
             if base == "rsync"
                 && let Some(a) = args.iter().filter_map(Arg::lit).find(|a| {
                     let name = a.split('=').next().unwrap_or(a);
@@ -148,7 +148,31 @@ pub(super) fn step(
         "ssh" => ssh(args, inv, out),
         "make" | "gmake" => make(base, args, out),
         "cargo" => cargo(args, out),
-        "npm" | "pnpm" | "yarn" => npm(base, args, out),
+        "npm" => npm(base, args, false, out),
+        // yarn and pnpm hand the words after the script or command name to it.
+        "pnpm" | "yarn" => npm(base, args, true, out),
+        "mkdir" | "rmdir" | "touch" | "rm" | "truncate" | "unlink" | "shred" | "mv" => {
+            let (_, operands) = split_options(args);
+            for f in operands {
+                out.write(inv, base, f);
+            }
+            canonical(base, args, out).or(Some(Step::Program))
+        }
+        "chmod" | "chown" | "chgrp" => {
+            let (_, operands) = split_options(args);
+            let files = if args
+                .iter()
+                .any(|a| a.lit().is_some_and(|s| s.starts_with("--reference")))
+            {
+                operands
+            } else {
+                operands.into_iter().skip(1).collect()
+            };
+            for f in files {
+                out.write(inv, base, f);
+            }
+            canonical(base, args, out).or(Some(Step::Program))
+        }
         "npx" => {
             let p = match getopt::parse(args, &NPX) {
                 Ok(p) => p,
@@ -439,6 +463,22 @@ const NPX: Spec = Spec {
     permute: false,
     stop_after: Some(0),
 };
+
+/// Options and operands of a coreutils-style command line (options may follow operands; `--`
+/// ends them; a run-time word is an operand).
+fn split_options(args: &[Arg]) -> (Vec<Arg>, Vec<Arg>) {
+    let mut options = Vec::new();
+    let mut operands = Vec::new();
+    let mut done = false;
+    for a in args {
+        match a.lit() {
+            Some("--") if !done => done = true,
+            Some(s) if !done && s.starts_with('-') && s.len() > 1 => options.push(a.clone()),
+            _ => operands.push(a.clone()),
+        }
+    }
+    (options, operands)
+}
 
 /// Operands of a program whose options are single words (`-c 8` or `-c8`), for the letters
 /// that take a value.
@@ -1250,10 +1290,11 @@ const NPM_SAFE: &[&str] = &[
     "no-bail",
 ];
 
-fn npm(base: &str, args: &[Arg], out: &mut Expansion) -> Option<Step> {
+fn npm(base: &str, args: &[Arg], stop_at_operand: bool, out: &mut Expansion) -> Option<Step> {
     for a in args {
         match a {
             Arg::Lit(s) if s == "--" => break,
+            Arg::Lit(s) if stop_at_operand && !s.starts_with('-') => break,
             Arg::Lit(s) if s.starts_with('-') && s.len() > 1 => {
                 let name = s.trim_start_matches('-').split('=').next().unwrap_or("");
                 let name = name

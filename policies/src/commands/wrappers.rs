@@ -695,9 +695,10 @@ pub(super) fn step(
     };
     Some(result.unwrap_or_else(|reason| {
         out.refuse(reason);
+        // Refused already: the layer itself needs no rule to say so twice.
         Step::Wrap {
             inner: None,
-            role: Role::Program,
+            role: Role::Transparent,
         }
     }))
 }

@@ -125,7 +125,13 @@ impl State {
 
 /// Unquoted text that bash would glob or brace-expand.
 fn expands(text: &str) -> bool {
-    if text.contains(['*', '?', '[']) {
+    if text.contains(['*', '?']) {
+        return true;
+    }
+    // `[` opens a bracket expression only when a `]` follows it.
+    if let Some(open) = text.find('[')
+        && text[open + 1..].contains(']')
+    {
         return true;
     }
     if let Some(open) = text.find('{')
