@@ -5,6 +5,7 @@
 mod attacks;
 mod files;
 mod honest;
+mod observe;
 mod presets;
 mod properties;
 
