@@ -12,12 +12,17 @@
 
 use std::cell::Cell;
 
-/// Stack allowed per nesting token: brush-parser and the walk use under 8 KiB per level
-/// (measured: 1000 levels of `{`, `$(`, `${x:-`, `if`, `[[ (` parse within 8 MiB).
+/// Stack allowed per nesting token: brush-parser and the walk use under 8 KiB per level in an
+/// optimised build (measured: 1000 levels of `{`, `$(`, `${x:-`, `if`, `[[ (` parse within
+/// 8 MiB), and over 16 KiB without optimisation (4000 levels of `{` overflowed 64 MiB).
+#[cfg(not(debug_assertions))]
 const STACK_PER_TOKEN: usize = 16 * 1024;
+#[cfg(debug_assertions)]
+const STACK_PER_TOKEN: usize = 64 * 1024;
 /// Stack for everything that does not nest.
 const BASE_STACK: usize = 512 * 1024;
-/// Nesting tokens analysed on the caller's thread (any thread has 16 × 16 KiB + a little).
+/// Nesting tokens analysed on the caller's thread (a thread of 2 MiB, as tokio's workers, has
+/// room for 16 of them even unoptimised).
 const INLINE_TOKENS: usize = 16;
 /// Most nesting tokens analysed at all, over every command string the analysis parses (nested
 /// ones included): a 64 MiB stack, reserved, not used, unless the command nests that deep.

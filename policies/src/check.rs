@@ -231,6 +231,7 @@ struct Ctx<'p, 'b> {
 
 impl Ctx<'_, '_> {
     fn refuse(&mut self, reason: String) {
+        let reason = crate::clip(reason);
         if !self.verdict.refusals.contains(&reason) {
             self.verdict.refusals.push(reason);
         }

@@ -219,6 +219,25 @@ impl Policy {
     }
 }
 
+/// Longest refusal reason kept: reasons quote the command, which may be large.
+const MAX_REASON: usize = 400;
+
+/// `reason`, with the middle cut out when it is too long to show.
+pub(crate) fn clip(reason: String) -> String {
+    if reason.len() <= MAX_REASON {
+        return reason;
+    }
+    let mut head = 300;
+    while !reason.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = reason.len() - 80;
+    while !reason.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{} […] {}", &reason[..head], &reason[tail..])
+}
+
 /// `*` matches any run of characters; everything else matches itself.
 pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {

@@ -105,7 +105,7 @@ pub struct Expansion {
 
 impl Expansion {
     pub(crate) fn refuse(&mut self, reason: impl Into<String>) {
-        let reason = reason.into();
+        let reason = crate::clip(reason.into());
         if !self.refusals.contains(&reason) {
             self.refusals.push(reason);
         }

@@ -132,7 +132,7 @@ pub struct Analysis {
 
 impl Analysis {
     pub(crate) fn refuse(&mut self, reason: impl Into<String>) {
-        let reason = reason.into();
+        let reason = crate::clip(reason.into());
         if !self.refusals.contains(&reason) {
             self.refusals.push(reason);
         }
@@ -196,7 +196,7 @@ pub(crate) fn analyse_at(
             walker.program(&program);
             a.absorb(walker.finish());
         }
-        Ok(Err(e)) => a.refuse(format!("cannot parse the command: {e}")),
+        Ok(Err(e)) => a.refuse(e),
         Err(_) => a.refuse("the shell parser failed on this command"),
     }
     a

@@ -4,12 +4,12 @@
 //! arithmetic on anything but literal numbers are refused. The walk also follows the working
 //! directory through `cd`, so that redirections are judged where they happen.
 
+use brush_parser::ParserOptions;
 use brush_parser::ast::{
     self, AndOr, Assignment, AssignmentName, AssignmentValue, BinaryPredicate, Command,
     CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectKind,
     IoFileRedirectTarget, IoRedirect, SeparatorOperator, UnaryPredicate,
 };
-use brush_parser::{Parser, ParserOptions};
 
 use super::words::{Arg, Evaluator, Found, literal_arithmetic};
 use super::{Access, Analysis, CdStep, Cwd, Invocation, MAX_COMMANDS, Redirect, analyse_at, vars};
@@ -28,8 +28,33 @@ pub(super) fn options() -> ParserOptions {
     }
 }
 
-pub(super) fn parse(command: &str) -> Result<ast::Program, brush_parser::ParseError> {
-    Parser::new(std::io::Cursor::new(command.as_bytes()), &options()).parse_program()
+/// Deepest nesting of `(` (subshells, arithmetic commands) parsed: brush-parser's grammar
+/// backtracks between `( (` and `((` at each level, which takes time exponential in the depth
+/// of parentheses that do not close (22 levels: a quarter of a second; 30: a minute).
+pub const MAX_PARENS: usize = 12;
+
+pub(super) fn parse(command: &str) -> Result<ast::Program, String> {
+    let opts = options();
+    let tokens = brush_parser::uncached_tokenize_str(command, &opts.tokenizer_options())
+        .map_err(|e| format!("cannot parse the command: {e}"))?;
+    let mut depth = 0usize;
+    for t in &tokens {
+        if let brush_parser::Token::Operator(op, _) = t {
+            for c in op.chars() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                if depth > MAX_PARENS {
+                    return Err(format!(
+                        "subshells or parentheses nested more than {MAX_PARENS} levels deep"
+                    ));
+                }
+            }
+        }
+    }
+    brush_parser::parse_tokens(&tokens, &opts).map_err(|e| format!("cannot parse the command: {e}"))
 }
 
 /// Deepest nesting of compound commands and test expressions walked.

@@ -173,6 +173,7 @@ pub fn literal_arithmetic(expr: &str) -> bool {
 
 impl Evaluator<'_> {
     fn refuse(&mut self, reason: String) {
+        let reason = crate::clip(reason);
         if !self.found.refusals.contains(&reason) {
             self.found.refusals.push(reason);
         }

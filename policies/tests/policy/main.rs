@@ -3,11 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod attacks;
+mod corpus;
+mod differential;
 mod files;
 mod honest;
 mod observe;
 mod presets;
 mod properties;
+mod regressions;
 
 use policies::{CheckRequest, Policy, Verdict};
 

@@ -276,7 +276,13 @@ pub fn observe_with_timeout(
         ])
         // strace as the namespace's init: without bwrap's own init in between, bwrap waits
         // for (and reaps) it, instead of exiting early and leaving a zombie to the host's init.
-        .args(["--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL"])
+        .args([
+            "--as-pid-1",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+        ])
         .arg("--chdir")
         .arg(cwd)
         .arg("--")

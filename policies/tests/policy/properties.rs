@@ -127,4 +127,13 @@ proptest! {
         let _ = check(&policy(ALLOWLIST), &s);
         let _ = check(&policy(BLOCKLIST), &s);
     }
+
+    /// Text dense in what opens and closes levels, checked in bounded time (a hang detector:
+    /// brush-parser once backtracked exponentially on unclosed parentheses).
+    #[test]
+    fn shell_like_text_is_checked_in_bounded_time(s in "[a $(){}\\[\\]`'\";|&!<>]{0,400}") {
+        let started = std::time::Instant::now();
+        let _ = check(&policy(ALLOWLIST), &s);
+        prop_assert!(started.elapsed() < std::time::Duration::from_secs(10), "slow: {s:?}");
+    }
 }

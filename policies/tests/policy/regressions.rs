@@ -404,7 +404,54 @@ pub fn deep_inputs() -> Vec<String> {
         format!("[[ a{} ]]", " && a".repeat(20_000)),
         "ls; ".repeat(30_000),
         "ls | ".repeat(20_000) + "ls",
+        // Just under the engine's limit: parsed, on the stack the engine sizes.
+        format!("{}ls;{}", "{ ".repeat(4000), " }".repeat(4000)),
+        format!("echo {}x{}", "$(echo ".repeat(4000), ")".repeat(4000)),
+        format!("echo {}x{}", "${x:-".repeat(4000), "}".repeat(4000)),
+        format!("{}ls{}", "if true; then ".repeat(2000), "; fi".repeat(2000)),
+        format!("[[ {}a ]]", "! ".repeat(4000)),
+        format!("bash -c $'{}'", "\\x28".repeat(4000)),
+        // Parentheses that never close made the parser backtrack exponentially.
+        "(".repeat(40),
+        "( ".repeat(40) + "ls",
+        format!("echo $( {} )", "( ".repeat(30)),
     ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 64, failure_persistence: None, ..Default::default() })]
+
+    /// Random mixes of every construct that opens a level, at random depths up to well past
+    /// the limit: never a panic or an overflow (the test thread has a small stack).
+    #[test]
+    fn random_deep_nesting_never_crashes(
+        levels in proptest::collection::vec(0usize..10, 0..6000),
+        middle in proptest::sample::select(vec!["ls", "echo $x", "touch m", "", ";", "'"]),
+    ) {
+        const OPEN: [(&str, &str); 10] = [
+            ("{ ", "; }"), ("( ", " )"), ("$(", ")"), ("${x:-", "}"), ("if true; then ", "; fi"),
+            ("[[ ( ", " ) ]]"), ("\"$(", ")\""), ("`", "`"), ("while ", "; do :; done"),
+            ("(", ""),
+        ];
+        let mut s = String::new();
+        for l in &levels {
+            s.push_str(OPEN[*l].0);
+        }
+        s.push_str(middle);
+        for l in levels.iter().rev() {
+            s.push_str(OPEN[*l].1);
+        }
+        let p = policy(LECG);
+        let started = std::time::Instant::now();
+        let ok = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || check(&p, &s).allowed)
+            .unwrap()
+            .join();
+        proptest::prop_assert!(ok.is_ok());
+        // A hang detector, not a benchmark: the work is bounded.
+        proptest::prop_assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
 }
 
 #[test]
