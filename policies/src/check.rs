@@ -462,6 +462,22 @@ the variables [env] allow names may be set (without it: {})",
         }
     }
 
+    /// A path as the job's kernel will open it: on this machine, resolved on the file system;
+    /// on an SSH host, whose file system is not here, only textually (symlinks there are not
+    /// seen: README, SSH hosts).
+    fn resolve(&self, path: &Path) -> Result<PathBuf, paths::Unresolvable> {
+        if self.host == "local" {
+            paths::resolve(path)
+        } else if path.is_absolute() {
+            Ok(paths::normalize(path))
+        } else {
+            Err(paths::Unresolvable(format!(
+                "{} is not absolute",
+                path.display()
+            )))
+        }
+    }
+
     /// Resolves each alternative of `cwd` from `base`; `None` when unknown.
     fn resolve_cwd(&self, base: &Path, cwd: &Cwd) -> Option<Vec<PathBuf>> {
         let Cwd::Known(alts) = cwd else {
@@ -481,7 +497,7 @@ the variables [env] allow names may be set (without it: {})",
                 } else {
                     paths::normalize(&joined)
                 };
-                dir = paths::resolve(&next).ok()?;
+                dir = self.resolve(&next).ok()?;
             }
             out.push(dir);
         }
@@ -491,7 +507,7 @@ the variables [env] allow names may be set (without it: {})",
     fn directories(&mut self, cwd: Option<&Path>) {
         let roots: Option<Vec<PathBuf>> = self.policy.cwd_for(self.host).map(|r| {
             r.iter()
-                .map(|p| paths::resolve(p).unwrap_or_else(|_| paths::normalize(p)))
+                .map(|p| self.resolve(p).unwrap_or_else(|_| paths::normalize(p)))
                 .collect()
         });
         let given = match cwd {
@@ -500,7 +516,7 @@ the variables [env] allow names may be set (without it: {})",
         };
         // The kernel resolves the working directory physically (`/jail/link/..` is the
         // parent of the link's target).
-        let base = match paths::resolve(&given) {
+        let base = match self.resolve(&given) {
             Ok(b) => b,
             Err(e) => {
                 if roots.is_some() {
@@ -588,7 +604,12 @@ the variables [env] allow names may be set (without it: {})",
                     match dirs {
                         Some(dirs) => {
                             for dir in dirs {
-                                match paths::glob_expand(&dir, &d.src) {
+                                let expanded = if self.host == "local" {
+                                    paths::glob_expand(&dir, &d.src)
+                                } else {
+                                    Err("a glob on a remote host cannot be expanded here".into())
+                                };
+                                match expanded {
                                     Ok(found) => texts.extend(
                                         found.into_iter().map(|p| p.to_string_lossy().into_owned()),
                                     ),
@@ -685,7 +706,7 @@ the variables [env] allow names may be set (without it: {})",
             }
         };
         for c in candidates {
-            let real = match paths::resolve(&c) {
+            let real = match self.resolve(&c) {
                 Ok(r) => r,
                 Err(e) => {
                     self.refuse(format!("{by} {what} {text}: {}", e.0));
