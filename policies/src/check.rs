@@ -143,8 +143,10 @@ impl Policy {
             rules: self.rules_for(req.host),
             verdict,
             redirects: Vec::new(),
+            dups: Vec::new(),
             writes: Vec::new(),
             cwds: Vec::new(),
+            written: Vec::new(),
             stdin_votes: Vec::new(),
             budget,
         };
@@ -213,6 +215,7 @@ struct FileUse {
     target: Arg,
     cwd: Cwd,
     by: String,
+    kind: commands::WriteKind,
 }
 
 struct Ctx<'p, 'b> {
@@ -221,9 +224,12 @@ struct Ctx<'p, 'b> {
     rules: Vec<&'p Rule>,
     verdict: Verdict,
     redirects: Vec<FileUse>,
+    dups: Vec<(i32, i32)>,
     writes: Vec<FileUse>,
     /// Where each program runs.
     cwds: Vec<Cwd>,
+    /// Every path written, as resolved, and how.
+    written: Vec<(PathBuf, commands::WriteKind, String)>,
     /// Per allowed program: may the job take stdin?
     stdin_votes: Vec<bool>,
     budget: &'b Budget,
@@ -244,6 +250,7 @@ impl Ctx<'_, '_> {
         for name in a.shell_assignments {
             self.shell_assignment(&name);
         }
+        self.dups.extend(a.dups);
         for r in a.redirects {
             self.redirects.push(FileUse {
                 fd: Some(r.fd),
@@ -251,6 +258,7 @@ impl Ctx<'_, '_> {
                 target: r.target,
                 cwd: r.cwd,
                 by: "redirection".into(),
+                kind: commands::WriteKind::File,
             });
         }
         work.extend(a.invocations.into_iter().map(|i| (i, depth)));
@@ -286,6 +294,7 @@ impl Ctx<'_, '_> {
                     target: w.target,
                     cwd: w.cwd,
                     by: w.by,
+                    kind: w.kind,
                 });
             }
             for layer in &ex.layers {
@@ -505,6 +514,12 @@ the variables [env] allow names may be set (without it: {})",
     }
 
     fn directories(&mut self, cwd: Option<&Path>) {
+        // Nothing to judge: no limits, and no file written (reads matter only under limits).
+        let writes_files = self.writes.iter().any(|w| w.access == Access::Write)
+            || self.redirects.iter().any(|r| r.access == Access::Write);
+        if self.policy.cwd_for(self.host).is_none() && !writes_files {
+            return;
+        }
         let roots: Option<Vec<PathBuf>> = self.policy.cwd_for(self.host).map(|r| {
             r.iter()
                 .map(|p| self.resolve(p).unwrap_or_else(|_| paths::normalize(p)))
@@ -559,21 +574,50 @@ the variables [env] allow names may be set (without it: {})",
                 }
             }
         }
-        let protect: Vec<Protected> = self.policy.protected();
+        let protect: &[Protected] = self.policy.protected();
         // Descriptors that a read redirection opened: reopening them for writing (through
         // /dev/fd/N) would write the file that was only vetted for reading.
-        let read_fds: Vec<i32> = self
+        let mut read_fds: Vec<i32> = self
             .redirects
             .iter()
             .filter(|r| r.access == Access::Read)
             .filter_map(|r| r.fd)
             .collect();
+        // `1<&0`, `1>&2` after `2<file`: descriptor 1 is then a copy of something else, which
+        // `/dev/stdout` would reopen for writing.
+        for _ in 0..2 {
+            for (n, m) in &self.dups {
+                if (*n == 1 || *n == 2)
+                    && (!(*m == 1 || *m == 2) || read_fds.contains(m))
+                    && !read_fds.contains(n)
+                {
+                    read_fds.push(*n);
+                }
+            }
+        }
         let uses: Vec<FileUse> = std::mem::take(&mut self.redirects)
             .into_iter()
             .chain(std::mem::take(&mut self.writes))
             .collect();
         for u in &uses {
-            self.file_use(u, &base, roots.as_deref(), &protect, &read_fds);
+            self.file_use(u, &base, roots.as_deref(), protect, &read_fds);
+        }
+        // A link the command may create, written through by another part of it: the check
+        // saw the place before the link existed.
+        let written = std::mem::take(&mut self.written);
+        for (link, kind, by) in &written {
+            if *kind != commands::WriteKind::Link {
+                continue;
+            }
+            for (path, _, other) in &written {
+                if path != link && path.starts_with(link) {
+                    self.refuse(format!(
+                        "{other} writes {} through {}, which {by} may make a symlink",
+                        path.display(),
+                        link.display()
+                    ));
+                }
+            }
         }
     }
 
@@ -635,13 +679,17 @@ the variables [env] allow names may be set (without it: {})",
                             target: Arg::Lit(t),
                             cwd: u.cwd.clone(),
                             by: u.by.clone(),
+                            kind: u.kind,
                         };
                         self.file_use(&lit, base, roots, protect, read_fds);
                     }
                     return;
                 }
                 _ => {
-                    if write || roots.is_some() {
+                    let deletes = u.kind == commands::WriteKind::Delete;
+                    let matters =
+                        roots.is_some() || (write && (!deletes || !self.policy.redirect_writes));
+                    if matters {
                         self.refuse(format!(
                             "{by} {what} {}, a path only known at run time, which cannot be checked",
                             d.src
@@ -722,7 +770,11 @@ the variables [env] allow names may be set (without it: {})",
                     show(roots)
                 ));
             }
-            if write && protect.iter().any(|p| p.covers(&real)) {
+            self.written.push((real.clone(), u.kind, u.by.clone()));
+            if write
+                && u.kind != commands::WriteKind::Delete
+                && protect.iter().any(|p| p.covers(&real))
+            {
                 self.refuse(format!(
                     "{by} writes {text} ({}), a protected place where programs read code or \
 configuration",

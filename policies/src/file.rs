@@ -251,6 +251,7 @@ pub(crate) fn compile(text: &str, path: &str) -> Result<Policy, PolicyError> {
         env_allow: file.env.allow,
         env_pass: file.env.pass,
         protect: file.protect.clone(),
+        protected: std::sync::OnceLock::new(),
         limits: Limits {
             max_timeout: secs(file.limits.max_timeout, "max_timeout")?,
             default_timeout: secs(file.limits.default_timeout, "default_timeout")?,

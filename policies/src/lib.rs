@@ -106,6 +106,8 @@ pub struct Policy {
     /// Places commands may not write (besides [`paths::DEFAULT_PROTECT`]): the policy's
     /// `protect` list and what the server adds (its own state).
     pub protect: Vec<String>,
+    /// All protected places, compiled once (resolving them touches the file system).
+    protected: std::sync::OnceLock<Vec<paths::Protected>>,
 }
 
 impl Policy {
@@ -139,6 +141,7 @@ impl Policy {
             limits: Limits::default(),
             hosts: BTreeMap::new(),
             protect: Vec::new(),
+            protected: std::sync::OnceLock::new(),
         }
     }
 
@@ -146,17 +149,25 @@ impl Policy {
     /// state directory, audit log and configuration.
     pub fn add_protected(&mut self, path: &Path) {
         self.protect.push(path.display().to_string());
+        self.protected = std::sync::OnceLock::new();
     }
 
     /// Every protected place.
-    pub(crate) fn protected(&self) -> Vec<paths::Protected> {
-        paths::DEFAULT_PROTECT
-            .iter()
-            .copied()
-            .chain(self.protect.iter().map(String::as_str))
-            .chain(std::iter::once(self.source.as_str()).filter(|s| s.starts_with('/')))
-            .map(paths::Protected::parse)
-            .collect()
+    pub(crate) fn protected(&self) -> &[paths::Protected] {
+        self.protected.get_or_init(|| {
+            paths::DEFAULT_PROTECT
+                .iter()
+                .copied()
+                .chain(self.protect.iter().map(String::as_str))
+                .map(paths::Protected::parse)
+                // The policy file itself, wherever it was named from.
+                .chain(
+                    std::fs::canonicalize(&self.source)
+                        .ok()
+                        .map(paths::Protected::Under),
+                )
+                .collect()
+        })
     }
 
     /// Whether a variable from the server's environment is passed to jobs.

@@ -99,17 +99,11 @@ const REFUSED: &[(&str, &str)] = &[
     ("caller", "is for functions"),
 ];
 
-/// `shopt` options that only change globbing or matching.
-const SAFE_SHOPT: &[&str] = &[
-    "nullglob",
-    "failglob",
-    "globstar",
-    "dotglob",
-    "nocaseglob",
-    "nocasematch",
-    "lastpipe",
-    "inherit_errexit",
-];
+/// `shopt` options that only change globbing or matching. (Not `dotglob`, `nocaseglob`,
+/// `globstar`: they change what a glob in a checked path matches; not `lastpipe`: it keeps a
+/// pipeline's last `cd`.)
+const SAFE_SHOPT: &[&str] = &["nullglob", "failglob", "nocasematch", "inherit_errexit"];
+/// (Not `physical`: it changes how `cd` takes `..`; not `allexport`, `keyword`, `posix`.)
 const SAFE_SET_LONG: &[&str] = &[
     "errexit",
     "nounset",
@@ -122,7 +116,6 @@ const SAFE_SET_LONG: &[&str] = &[
     "functrace",
     "notify",
     "monitor",
-    "physical",
 ];
 
 pub(super) fn is_builtin(name: &str) -> bool {
@@ -142,8 +135,22 @@ pub(super) fn step(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansi
         Step::Builtin
     };
     match name {
-        "true" | "false" | ":" | "echo" | "pwd" | "dirs" | "times" | "jobs" | "help" | "type"
-        | "bg" | "fg" | "disown" | "popd" | "unalias" => Step::Builtin,
+        "true" | "false" | ":" | "echo" | "pwd" | "dirs" | "times" | "help" | "type" | "bg"
+        | "fg" | "disown" | "popd" | "unalias" => Step::Builtin,
+        // `jobs -x COMMAND` runs the command.
+        "jobs" => {
+            if args.iter().any(|a| {
+                a.lit()
+                    .is_none_or(|s| s.starts_with('-') && s.contains('x'))
+            }) {
+                refuse(
+                    out,
+                    "-x runs a command (or a word only known at run time)".into(),
+                )
+            } else {
+                Step::Builtin
+            }
+        }
         "cd" | "pushd" => {
             // A target only known at run time makes the directory unknown (see the walk),
             // and extra words only make `cd` fail.
@@ -261,9 +268,18 @@ pub(super) fn step(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansi
             let mut setting = false;
             for a in &lits {
                 match a {
-                    Some("-s") | Some("-u") => setting = true,
-                    Some("-p") | Some("-q") => {}
-                    Some("-o") => return refuse(out, "-o is not modelled".into()),
+                    Some(f) if f.starts_with('-') && f.len() > 1 => {
+                        for c in f[1..].chars() {
+                            match c {
+                                's' | 'u' => setting = true,
+                                'p' | 'q' => {}
+                                // `-o` reaches every `set -o` option.
+                                other => {
+                                    return refuse(out, format!("option -{other} is not modelled"));
+                                }
+                            }
+                        }
+                    }
                     Some(o) if !setting || SAFE_SHOPT.contains(o) => {}
                     Some(o) => return refuse(out, format!("shell option {o} is not modelled")),
                     None => return refuse(out, "an option only known at run time".into()),

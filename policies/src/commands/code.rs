@@ -8,6 +8,30 @@ use super::getopt::{self, Spec, Val};
 use super::{Expansion, Layer, Opaque, Step, sed};
 use crate::shell::{Arg, Invocation};
 
+/// A script operand that is really the program's input or a pipe (`/dev/stdin`, `/dev/fd/0`,
+/// `/proc/self/fd/0`, `<(...)`): code from input, like `-`.
+fn from_input(a: &Arg) -> bool {
+    match a {
+        Arg::Lit(s) => s == "-" || s.starts_with("/dev/") || s.starts_with("/proc/"),
+        Arg::Dyn(d) => d.src.starts_with("<(") || d.src.starts_with(">("),
+    }
+}
+
+/// Refines an interpreter's verdict: a script that is its input is code from input.
+fn script_from_input(base: &str, layer: &mut Layer) {
+    let script = layer.args.iter().find(|a| match a {
+        Arg::Lit(s) => !s.starts_with('-') || s == "-",
+        Arg::Dyn(_) => true,
+    });
+    if script.is_some_and(from_input) {
+        opaque(
+            layer,
+            format!("{base} runs code from its input or a pipe, which cannot be analysed"),
+            &[base, "-"],
+        );
+    }
+}
+
 fn opaque(layer: &mut Layer, reason: String, needs: &[&str]) {
     layer.opaque = Some(Opaque {
         reason,
@@ -80,6 +104,11 @@ pub(super) fn step(
                 Arg::Dyn(_) => true,
             });
             match script {
+                Some(s) if from_input(s) => opaque(
+                    layer,
+                    format!("{base} runs code from its input or a pipe, which cannot be analysed"),
+                    &[base, "-"],
+                ),
                 Some(s) => opaque(
                     layer,
                     format!(
@@ -121,6 +150,10 @@ pub(super) fn step(
             }
         }
         _ => return None,
+    }
+    if layer.opaque.is_none() && !matches!(stem, "awk" | "gawk" | "mawk" | "nawk" | "sed" | "gsed")
+    {
+        script_from_input(base, layer);
     }
     Some(Step::Program)
 }
@@ -486,6 +519,18 @@ fn awk(base: &str, layer: &mut Layer, inv: &Invocation, out: &mut Expansion) {
                 format!("{base} {o} {why}, which cannot be analysed"),
                 &[base, o],
             );
+            return;
+        }
+    }
+    for w in p.values("-W") {
+        if !matches!(
+            w.lit(),
+            Some("version" | "sandbox" | "posix" | "traditional" | "lint")
+        ) {
+            out.refuse(format!(
+                "{base} -W {}: these options (exec, source, file...) are not modelled",
+                w.display()
+            ));
             return;
         }
     }

@@ -125,11 +125,13 @@ pub fn parse(args: &[Arg], spec: &Spec) -> Result<Parsed, OptError> {
         let word = match &args[i] {
             Arg::Lit(s) => s.as_str(),
             dynamic @ Arg::Dyn(d) => {
-                if full(&out) {
-                    break;
-                }
+                // Checked first: a wrapper stops at its first operand, and this word could be
+                // an option instead.
                 if !options_done && d.could_be_option() {
                     return Err(OptError::Dynamic(d.src.clone()));
+                }
+                if full(&out) {
+                    break;
                 }
                 out.operands.push(dynamic.clone());
                 if !spec.permute {

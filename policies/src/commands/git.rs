@@ -281,6 +281,45 @@ fn mentions(args: &[&str], names: &[&str], letters: &str) -> bool {
     })
 }
 
+/// Options whose value names a program, a file written, or another repository.
+const RISKY_OPTIONS: &[&str] = &[
+    "output",
+    "upload-pack",
+    "receive-pack",
+    "exec",
+    "open-files-in-pager",
+    "ext-diff",
+    "textconv",
+    "config-env",
+    "git-dir",
+    "work-tree",
+    "template",
+    "extcmd",
+    "tool",
+    "to-cmd",
+    "cc-cmd",
+    "sendmail-cmd",
+    "smtp-server",
+    "run",
+    "file",
+    "edit",
+    "pager",
+];
+
+/// Whether a run-time word written `--NAME=...` names a known, harmless option.
+fn known_option(prefix: &str, may_split: bool) -> bool {
+    let Some(body) = prefix.strip_prefix("--") else {
+        return false;
+    };
+    let Some((name, _)) = body.split_once('=') else {
+        return false;
+    };
+    !may_split
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !RISKY_OPTIONS.iter().any(|r| r.starts_with(name))
+}
+
 pub(super) fn step(
     base: &str,
     layer: &mut Layer,
@@ -291,6 +330,7 @@ pub(super) fn step(
         return None;
     }
     let args = std::mem::take(&mut layer.args);
+    let mut moved = false;
     let mut i = 0;
     while i < args.len() {
         let a = match &args[i] {
@@ -306,7 +346,17 @@ pub(super) fn step(
             }
         };
         match a {
-            "-C" | "--git-dir" | "--work-tree" | "--namespace" => i += 2,
+            "--git-dir" | "--work-tree" => {
+                out.refuse(format!(
+                    "git {a}: a repository named elsewhere is not protected (its config can run programs)"
+                ));
+                i += 2;
+            }
+            "-C" => {
+                moved = true;
+                i += 2;
+            }
+            "--namespace" => i += 2,
             "-c" => {
                 let kv = args.get(i + 1).and_then(Arg::lit).unwrap_or("");
                 let key = kv.split('=').next().unwrap_or("");
@@ -328,12 +378,13 @@ pub(super) fn step(
                 }
                 i += 1;
             }
-            a if a.starts_with("--git-dir=")
-                || a.starts_with("--work-tree=")
-                || a.starts_with("--namespace=") =>
-            {
-                i += 1
+            a if a.starts_with("--git-dir=") || a.starts_with("--work-tree=") => {
+                out.refuse(format!(
+                    "git {a}: a repository named elsewhere is not protected (its config can run programs)"
+                ));
+                i += 1;
             }
+            a if a.starts_with("--namespace=") => i += 1,
             "-p"
             | "--paginate"
             | "-P"
@@ -395,7 +446,33 @@ pub(super) fn step(
         }
     }
     rest = canon;
+    let mut dashes = false;
+    for a in rest.iter().skip(1) {
+        match a {
+            Arg::Lit(s) if s == "--" => dashes = true,
+            // `--author="$(...)"`: the option is known, only its value is not.
+            Arg::Dyn(d)
+                if !dashes && d.could_be_option() && !known_option(&d.prefix, d.may_split) =>
+            {
+                out.refuse(format!(
+                    "git {sub}: the word {} is only known at run time and could be an option \
+(--output=, --upload-pack=...); put it after `--`",
+                    d.src
+                ));
+            }
+            _ => {}
+        }
+    }
     layer.args = rest;
+    // After `git -C DIR`, relative output paths are relative to DIR.
+    let write_inv = if moved {
+        let mut w = inv.clone();
+        w.cwd = Cwd::Unknown;
+        w
+    } else {
+        inv.clone()
+    };
+    let inv = &write_inv;
     let lits: Vec<&str> = layer.args.iter().skip(1).filter_map(Arg::lit).collect();
     let opaque = |why: &str, flag: &str| Opaque {
         reason: format!("git {sub} {why}, which cannot be analysed"),
@@ -441,10 +518,24 @@ pub(super) fn step(
                 out.nested.push((x[2..].to_string(), inv.cwd.clone()));
             }
         }
-        "submodule" if lits.contains(&"foreach") => match layer.args.last() {
-            Some(Arg::Lit(cmd)) if cmd != "foreach" => out.nested.push((cmd.clone(), Cwd::Unknown)),
-            _ => out.refuse("git submodule foreach with a command only known at run time"),
-        },
+        "submodule" if lits.contains(&"foreach") => {
+            // `foreach [--recursive] [--quiet] COMMAND...`: the words are joined and run by sh.
+            let at = layer
+                .args
+                .iter()
+                .position(|a| a.lit() == Some("foreach"))
+                .unwrap_or(0);
+            let mut words = &layer.args[at + 1..];
+            while let Some(Arg::Lit(o)) = words.first()
+                && o.starts_with('-')
+            {
+                words = &words[1..];
+            }
+            match super::wrappers::join(words) {
+                Arg::Lit(cmd) if !cmd.is_empty() => out.nested.push((cmd, Cwd::Unknown)),
+                _ => out.refuse("git submodule foreach with a command only known at run time"),
+            }
+        }
         "bisect" if lits.first() == Some(&"run") => {
             out.inner.push(inv.derived(layer.args[2..].to_vec()));
         }

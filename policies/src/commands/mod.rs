@@ -76,6 +76,18 @@ pub struct Write {
     pub cwd: Cwd,
     /// Who writes it, for messages.
     pub by: String,
+    pub kind: WriteKind,
+}
+
+/// What a write does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Creates or changes a file.
+    File,
+    /// May create a symlink there (`ln`, `cp -a`, `mv`): writes through it are refused.
+    Link,
+    /// Deletes it: not code in a protected place, so only the directory limits apply.
+    Delete,
 }
 
 /// What one invocation runs.
@@ -116,6 +128,27 @@ impl Expansion {
             target,
             cwd: inv.cwd.clone(),
             by: by.to_string(),
+            kind: WriteKind::File,
+        });
+    }
+
+    /// A write that may create a symlink (or move one into place).
+    pub(crate) fn write_link(&mut self, inv: &Invocation, by: &str, target: Arg) {
+        self.writes.push(Write {
+            target,
+            cwd: inv.cwd.clone(),
+            by: by.to_string(),
+            kind: WriteKind::Link,
+        });
+    }
+
+    /// A deletion.
+    pub(crate) fn delete(&mut self, inv: &Invocation, by: &str, target: Arg) {
+        self.writes.push(Write {
+            target,
+            cwd: inv.cwd.clone(),
+            by: by.to_string(),
+            kind: WriteKind::Delete,
         });
     }
 }

@@ -68,7 +68,8 @@ pub(super) fn step(
             Some(Step::Program)
         }
         "xxd" => {
-            // xxd's options are single-dash words; its second operand is the output file.
+            // xxd's options are single-dash words (`-c 8`, `-c8`, `-cols 8`); its second
+            // operand is the output file.
             let operands: Vec<&Arg> = operands_after_simple_options(args, "cglosnR");
             if let Some(f) = operands.get(1) {
                 out.write(inv, base, (*f).clone());
@@ -147,16 +148,45 @@ pub(super) fn step(
         }
         "ssh" => ssh(args, inv, out),
         "make" | "gmake" => make(base, args, out),
-        "cargo" => cargo(args, out),
+        "cargo" => cargo(args, inv, out),
         "npm" => npm(base, args, false, out),
         // yarn and pnpm hand the words after the script or command name to it.
         "pnpm" | "yarn" => npm(base, args, true, out),
-        "mkdir" | "rmdir" | "touch" | "rm" | "truncate" | "unlink" | "shred" | "mv" => {
+        "mkdir" | "touch" | "truncate" => {
             let (_, operands) = split_options(args);
             for f in operands {
                 out.write(inv, base, f);
             }
+            Some(Step::Program)
+        }
+        "rm" | "rmdir" | "unlink" | "shred" => {
+            let (_, operands) = split_options(args);
+            for f in operands {
+                out.delete(inv, base, f);
+            }
             canonical(base, args, out).or(Some(Step::Program))
+        }
+        "mv" => {
+            // Every source goes away; the destination may receive a symlink.
+            let (options, mut operands) = split_options(args);
+            let target = options.iter().filter_map(Arg::lit).any(|o| {
+                (o.starts_with('-') && !o.starts_with("--") && o.contains('t'))
+                    || (o.len() > 3
+                        && "--target-directory".starts_with(o.split('=').next().unwrap_or(o)))
+            });
+            if target {
+                // `-t DIR`: which word is the directory is for `destination` to say.
+                destination(base, args, inv, out);
+                for f in operands {
+                    out.delete(inv, base, f);
+                }
+            } else if let Some(dest) = operands.pop() {
+                for f in operands {
+                    out.delete(inv, base, f);
+                }
+                out.write_link(inv, base, dest);
+            }
+            Some(Step::Program)
         }
         "chmod" | "chown" | "chgrp" => {
             let (_, operands) = split_options(args);
@@ -186,7 +216,28 @@ pub(super) fn step(
                 None => Some(Step::Program),
             }
         }
+        "file" => {
+            // `file -C` compiles a magic file: it writes `NAME.mgc`.
+            if args.iter().filter_map(Arg::lit).any(|a| {
+                (a.starts_with('-') && !a.starts_with("--") && a.contains('C'))
+                    || (a.len() > 3 && "--compile".starts_with(a))
+            }) {
+                out.write(inv, "file -C", Arg::unknown("<compiled magic file>"));
+            }
+            Some(Step::Program)
+        }
         "tree" => {
+            if args
+                .iter()
+                .filter_map(Arg::lit)
+                .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('R'))
+            {
+                out.write(
+                    inv,
+                    "tree -R",
+                    Arg::unknown("<00Tree.html in every directory>"),
+                );
+            }
             let mut it = args.iter();
             while let Some(a) = it.next() {
                 if a.lit() == Some("-o") {
@@ -489,7 +540,8 @@ fn operands_after_simple_options<'a>(args: &'a [Arg], valued: &str) -> Vec<&'a A
         match args[i].lit() {
             Some(s) if s.starts_with('-') && s.len() > 1 => {
                 let letter = s[1..].chars().next().unwrap_or('-');
-                if valued.contains(letter) && s.len() == 2 {
+                // `-c` or a long spelling (`-cols`): the value is the next word.
+                if valued.contains(letter) && s[2..].chars().all(|c| c.is_ascii_alphabetic()) {
                     i += 1;
                 }
             }
@@ -500,7 +552,9 @@ fn operands_after_simple_options<'a>(args: &'a [Arg], valued: &str) -> Vec<&'a A
     ops
 }
 
-/// `cp`/`mv`/`ln`/`install`/`rsync`: the destination (`-t DIR` or the last operand).
+/// `cp`/`ln`/`install`/`rsync`: the destination (`-t DIR`, in a cluster or as any
+/// abbreviation of `--target-directory`, or else the last operand). What they create may be a
+/// symlink (`ln -s`, `cp -a` of a link): later writes through it are refused (see check.rs).
 fn destination(base: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) {
     let mut target: Option<Arg> = None;
     let mut last: Option<&Arg> = None;
@@ -509,23 +563,39 @@ fn destination(base: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) 
     while i < args.len() {
         match &args[i] {
             Arg::Lit(s) if !options_done && s == "--" => options_done = true,
-            Arg::Lit(s) if !options_done && (s == "-t" || s == "--target-directory") => {
-                target = args.get(i + 1).cloned();
-                i += 1;
+            Arg::Lit(s) if !options_done && s.starts_with("--") => {
+                let (name, value) = match s.split_once('=') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (s.as_str(), None),
+                };
+                if name.len() > 3 && "--target-directory".starts_with(name) {
+                    target = match value {
+                        Some(v) => Some(Arg::Lit(v.to_string())),
+                        None => {
+                            i += 1;
+                            args.get(i).cloned()
+                        }
+                    };
+                }
             }
-            Arg::Lit(s) if !options_done && s.starts_with("--target-directory=") => {
-                target = Some(Arg::Lit(s["--target-directory=".len()..].to_string()));
+            Arg::Lit(s) if !options_done && s.starts_with('-') && s.len() > 1 => {
+                // A cluster: `t` takes the rest of the word, or the next one.
+                if let Some(at) = s[1..].find('t') {
+                    let rest = &s[2 + at..];
+                    target = if rest.is_empty() {
+                        i += 1;
+                        args.get(i).cloned()
+                    } else {
+                        Some(Arg::Lit(rest.to_string()))
+                    };
+                }
             }
-            Arg::Lit(s) if !options_done && s.starts_with("-t") && !s.starts_with("--") => {
-                target = Some(Arg::Lit(s[2..].to_string()));
-            }
-            Arg::Lit(s) if !options_done && s.starts_with('-') && s.len() > 1 => {}
             other => last = Some(other),
         }
         i += 1;
     }
     if let Some(t) = target.or_else(|| last.cloned()) {
-        out.write(inv, base, t);
+        out.write_link(inv, base, t);
     }
 }
 
@@ -759,6 +829,27 @@ fn tar(base: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) -> Optio
     ] {
         if p.has(o) {
             return opaque_step(out, base, o, why);
+        }
+    }
+    for o in ["--index-file", "--volno-file", "-g", "--listed-incremental"] {
+        for f in p.values(o) {
+            out.write(inv, &format!("{base} {o}"), f.clone());
+        }
+    }
+    // `host:file` is a remote archive, reached through rsh.
+    for f in p.values("-f").chain(p.values("--file")) {
+        let remote = match f.lit() {
+            Some(v) => v.split('/').next().is_some_and(|head| head.contains(':')),
+            None => true,
+        };
+        if remote && !p.has("--force-local") {
+            return refuse(
+                out,
+                format!(
+                    "{base}: the archive {} is remote (host:file) or only known at run time",
+                    f.display()
+                ),
+            );
         }
     }
     let creating = [
@@ -1153,17 +1244,25 @@ fn make(base: &str, args: &[Arg], out: &mut Expansion) -> Option<Step> {
                 );
             }
         }
-        if !s.starts_with('-')
-            && let Some((var, value)) = s.split_once('=')
-        {
-            let var = var.trim_end_matches([':', '+', '?', '!']);
-            if MAKE_COMMAND_VARS.contains(&var)
-                || value.contains(['$', '`', ';', '|', '&', '(', ')'])
-            {
+        if !s.starts_with('-') && (s.contains('=') || s.contains('$')) {
+            // `NAME=value` overrides a variable (and make exports it to recipes); make also
+            // reads `X!=cmd`, `X := $(shell ...)`, `override X=`: only a plain name and a
+            // plain value that names no program are modelled.
+            let plain = s.split_once('=').is_some_and(|(var, value)| {
+                crate::shell::vars::is_name(var)
+                    && !MAKE_COMMAND_VARS.contains(&var)
+                    && !crate::danger::dangerous_variable(var)
+                    && !crate::shell::vars::is_special(var)
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_./,:+@%^-".contains(c))
+            });
+            if !plain {
                 return refuse(
                     out,
                     format!(
-                        "{base} {s}: overriding a variable that names a program or holds shell syntax is not modelled"
+                        "{base} {s}: only plain NAME=value overrides of variables that name no \
+program are modelled"
                     ),
                 );
             }
@@ -1173,10 +1272,62 @@ fn make(base: &str, args: &[Arg], out: &mut Expansion) -> Option<Step> {
     Some(Step::Program)
 }
 
-fn cargo(args: &[Arg], out: &mut Expansion) -> Option<Step> {
-    for a in args {
+/// Flags after `--` that `cargo clippy`/`rustc`/`rustdoc` hand to the compiler and that only
+/// change diagnostics (others, such as `-C linker=`, run programs).
+const RUSTC_SAFE_FLAGS: &[&str] = &[
+    "-D",
+    "-W",
+    "-A",
+    "-F",
+    "--deny",
+    "--warn",
+    "--allow",
+    "--forbid",
+    "--cap-lints",
+];
+
+fn cargo(args: &[Arg], inv: &Invocation, out: &mut Expansion) -> Option<Step> {
+    let sub = args
+        .iter()
+        .filter_map(Arg::lit)
+        .find(|a| !a.starts_with('-') && !a.starts_with('+'))
+        .unwrap_or("");
+    let mut after_dashes = false;
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
         match a {
-            Arg::Lit(s) if s == "--" => break,
+            Arg::Lit(s) if s == "--" && !after_dashes => after_dashes = true,
+            Arg::Lit(s) if after_dashes => {
+                if matches!(sub, "clippy" | "rustc" | "rustdoc" | "fix") && s.starts_with('-') {
+                    let name = s.split('=').next().unwrap_or(s);
+                    let flag = if name.starts_with("--") {
+                        name
+                    } else {
+                        &name[..2.min(name.len())]
+                    };
+                    if !RUSTC_SAFE_FLAGS.contains(&flag) {
+                        return refuse(
+                            out,
+                            format!(
+                                "cargo {sub} -- {s}: compiler flags other than lint levels can make the \
+compiler run programs (-C linker=...)"
+                            ),
+                        );
+                    }
+                }
+                if matches!(sub, "test" | "bench" | "t")
+                    && (s == "--logfile" || s.starts_with("--logfile="))
+                {
+                    let f = s
+                        .strip_prefix("--logfile=")
+                        .map(|v| Arg::Lit(v.to_string()))
+                        .or_else(|| args.get(i + 1).cloned());
+                    if let Some(f) = f {
+                        out.write(inv, "cargo test -- --logfile", f);
+                    }
+                }
+            }
             Arg::Lit(s) => {
                 let name = s.split('=').next().unwrap_or(s);
                 if (name.len() >= 4 && "--config".starts_with(name)) || s.starts_with("-Z") {
@@ -1188,8 +1339,19 @@ fn cargo(args: &[Arg], out: &mut Expansion) -> Option<Step> {
                         ),
                     );
                 }
+                for dir in ["--target-dir", "--artifact-dir", "--out-dir"] {
+                    if name.len() > 4 && dir.starts_with(name) {
+                        let target = s
+                            .split_once('=')
+                            .map(|(_, v)| Arg::Lit(v.to_string()))
+                            .or_else(|| args.get(i + 1).cloned());
+                        if let Some(t) = target {
+                            out.write(inv, &format!("cargo {dir}"), t);
+                        }
+                    }
+                }
             }
-            Arg::Dyn(d) if d.could_be_option() => {
+            Arg::Dyn(d) if !after_dashes && d.could_be_option() => {
                 return refuse(
                     out,
                     format!(
@@ -1200,6 +1362,7 @@ fn cargo(args: &[Arg], out: &mut Expansion) -> Option<Step> {
             }
             Arg::Dyn(_) => {}
         }
+        i += 1;
     }
     Some(Step::Program)
 }

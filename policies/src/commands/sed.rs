@@ -261,17 +261,13 @@ pub fn effects(script: &str) -> Result<Effects, String> {
                     r.i += 1;
                 }
             }
-            b':' => {
-                let label = r.line();
-                if label.contains(';') {
-                    // GNU sed ends a label at `;` too; either way nothing runs.
-                }
-            }
-            b'b' | b't' | b'T' | b'v' => {
-                // A label up to `;` or the end of the line.
-                while !matches!(r.peek(), None | Some(b'\n' | b';' | b'}')) {
+            b':' | b'b' | b't' | b'T' | b'v' => {
+                // GNU sed ends a label at `;` or a blank; what follows is the next command.
+                r.blanks();
+                while !matches!(r.peek(), None | Some(b'\n' | b';' | b' ' | b'\t' | b'}')) {
                     r.i += 1;
                 }
+                continue;
             }
             b'a' | b'i' | b'c' => {
                 // Text to the end of the line (continued by a backslash at the end).

@@ -570,6 +570,16 @@ const GENERIC_WRAPPERS: &[&str] = &[
     "distcc",
     "icecc",
     "sccache",
+    "ssh-agent",
+    "runcon",
+    "sudoedit",
+    "run0",
+    "newgrp",
+    "lockf",
+    "dbus-launch",
+    "watchexec",
+    "schedtool",
+    "proot",
     "time.exe",
 ];
 
@@ -689,8 +699,8 @@ pub(super) fn step(
                 "{b} -c: the command string would be parsed as bash but run by {b}"
             ))
         }
-        b if GENERIC_WRAPPERS.contains(&b) => generic(b, args),
-        b if b.starts_with("ld-linux") || b == "ld.so" => generic(b, args),
+        b if GENERIC_WRAPPERS.contains(&b) => generic(b, args, inv, out),
+        b if b.starts_with("ld-linux") || b == "ld.so" => generic(b, args, inv, out),
         _ => return None,
     };
     Some(result.unwrap_or_else(|reason| {
@@ -710,6 +720,12 @@ fn env(args: &[Arg], out: &mut Expansion) -> Result<Step, String> {
     let p = opts(&args, &ENV, "env")?;
     if p.has("-S") || p.has("--split-string") {
         return Err("env -S splits a string into a command line, which is not modelled".into());
+    }
+    if p.has("-C") || p.has("--chdir") {
+        return Err(
+            "env -C runs the command in another directory, which is not followed (write `cd DIR && ...`)"
+                .into(),
+        );
     }
     let mut i = p.rest;
     while let Some(a) = args.get(i) {
@@ -743,6 +759,11 @@ fn sudo(args: &[Arg], out: &mut Expansion) -> Result<Step, String> {
     }
     if p.has("-e") || p.has("--edit") {
         return Err("sudo -e (sudoedit) runs an editor, which is not modelled".into());
+    }
+    if p.has("-D") || p.has("--chdir") || p.has("-R") || p.has("--chroot") {
+        return Err(
+            "sudo -D/-R runs the command in another directory, which is not followed".into(),
+        );
     }
     if [
         "-l",
@@ -944,14 +965,26 @@ fn xargs(args: &[Arg]) -> Result<Step, String> {
     Ok(wrap(Some(inner), Role::Program))
 }
 
-/// A wrapper whose options are not modelled: only `wrapper COMMAND...` is.
-fn generic(base: &str, args: &[Arg]) -> Result<Step, String> {
-    match args.first() {
-        None => Ok(Step::Program),
-        Some(Arg::Lit(a)) if !a.starts_with('-') => Ok(wrap(Some(args.to_vec()), Role::Program)),
-        Some(a) => Err(format!(
-            "{base}: its options ({}) are not modelled, so what it runs cannot be known",
-            a.display()
-        )),
+/// A wrapper whose options are not modelled (`taskset MASK cmd`, `chrt PRIO cmd`, `setarch
+/// ARCH cmd`...): any of its words could start the command it runs, so each suffix is checked
+/// as a command of its own (under `default = "deny"` that means every word must be an allowed
+/// program: refused, in practice, unless the policy names the wrapper's whole command).
+fn generic(
+    base: &str,
+    args: &[Arg],
+    inv: &Invocation,
+    out: &mut Expansion,
+) -> Result<Step, String> {
+    if args.iter().any(|a| matches!(a, Arg::Dyn(_))) {
+        return Err(format!(
+            "{base}: a word only known at run time could be the command it runs"
+        ));
     }
+    for k in 1..args.len() {
+        out.inner.push(inv.derived(args[k..].to_vec()));
+    }
+    Ok(wrap(
+        (!args.is_empty()).then(|| args.to_vec()),
+        Role::Program,
+    ))
 }

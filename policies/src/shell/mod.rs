@@ -128,6 +128,8 @@ pub struct Analysis {
     pub refusals: Vec<String>,
     /// Variables assigned in the shell itself (bare `NAME=value`, `for NAME in`).
     pub shell_assignments: Vec<String>,
+    /// Descriptor duplications `N>&M` / `N<&M`, as (N, M).
+    pub dups: Vec<(i32, i32)>,
 }
 
 impl Analysis {
@@ -146,6 +148,7 @@ impl Analysis {
             self.refuse(r);
         }
         self.shell_assignments.extend(other.shell_assignments);
+        self.dups.extend(other.dups);
     }
 }
 

@@ -427,6 +427,7 @@ evaluates variable contents in arithmetic, which can run commands"
                     may_be_option: false,
                     may_split: false,
                     glob: false,
+                    prefix: String::new(),
                 }));
             }
             CommandPrefixOrSuffixItem::AssignmentWord(_, w) => {
@@ -527,7 +528,7 @@ evaluates variable contents in arithmetic, which can run commands"
                         let t = self.word(&w.value);
                         self.push_redirect(fd, access, t);
                     }
-                    IoFileRedirectTarget::Fd(_) => {}
+                    IoFileRedirectTarget::Fd(m) => self.out.dups.push((fd, *m)),
                     IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
                         let before = self.cwd.clone();
                         self.list(&sub.list);
@@ -542,6 +543,12 @@ evaluates variable contents in arithmetic, which can run commands"
                                 || (!s.is_empty()
                                     && s.trim_end_matches('-').chars().all(|c| c.is_ascii_digit()))
                         });
+                        if let Some(m) = t
+                            .lit()
+                            .and_then(|s| s.trim_end_matches('-').parse::<i32>().ok())
+                        {
+                            self.out.dups.push((fd, m));
+                        }
                         if !is_fd {
                             if matches!(t, Arg::Dyn(_)) {
                                 self.out.refuse(format!(

@@ -30,6 +30,8 @@ pub struct Dyn {
     pub may_split: bool,
     /// Unquoted glob or brace: several words (or none), each matching the pattern.
     pub glob: bool,
+    /// The literal text before the first expansion (`--author=` of `--author="$(...)"`).
+    pub prefix: String,
 }
 
 impl Dyn {
@@ -59,6 +61,7 @@ impl Arg {
             may_be_option: true,
             may_split: false,
             glob: false,
+            prefix: String::new(),
         })
     }
 
@@ -106,12 +109,14 @@ struct State {
     may_be_option: bool,
     may_split: bool,
     glob: bool,
+    prefix: String,
 }
 
 impl State {
     fn mark(&mut self, splits: bool) {
         if !self.dynamic {
             self.may_be_option = self.text.is_empty() || self.text.starts_with('-');
+            self.prefix = self.text.clone();
         }
         self.dynamic = true;
         self.may_split |= splits;
@@ -223,6 +228,7 @@ impl Evaluator<'_> {
                 may_be_option: st.may_be_option,
                 may_split: st.may_split,
                 glob: st.glob,
+                prefix: st.prefix,
             })
         } else {
             Arg::Lit(st.text)
@@ -270,6 +276,13 @@ impl Evaluator<'_> {
                     }
                 }
                 WordPiece::ParameterExpansion(expr) => {
+                    // Inside double quotes, single quotes in an inner word are plain text and
+                    // `$(...)` there runs: not read that way here, so refused.
+                    if in_dq && raw.contains('\'') {
+                        self.refuse(format!(
+                            "single quotes inside a double-quoted expansion ({raw}) are not modelled"
+                        ));
+                    }
                     self.parameter(raw, expr, depth);
                     st.mark(!in_dq);
                 }

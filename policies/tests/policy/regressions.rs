@@ -127,7 +127,6 @@ allow = ["ls", "echo", "env", "timeout", "nice", "stdbuf", "xargs", "flock"]
             "nice -5 ls",
             "stdbuf -oL ls",
             "xargs -n 1 echo",
-            "env --chdir /tmp ls",
         ],
     );
 }
@@ -485,7 +484,7 @@ fn paths_as_the_kernel_sees_them() {
     let p = policy(&format!(
         r#"
 default = "deny"
-allow = ["ls", "echo", "cat"]
+allow = ["ls", "echo", "cat", "cargo clean", "tar", "cp", "ln", "sed", "xxd", "mv"]
 cwd = ["{}"]
 "#,
         jail.display()
@@ -523,6 +522,18 @@ cwd = ["{}"]
         "echo x >> .cargo/config.toml",
         "echo x > .npmrc",
         "cat < /dev/tcp/127.0.0.1/9",
+        // Found by the red team: program write options that escaped the jail.
+        "cargo clean --target-dir ../outside",
+        "tar -cf x.tar -g link/x f",
+        "tar -cf x.tar --index-file=link/x f",
+        "cp --targ=link f",
+        "cp -rt link sub",
+        "ln -st link f",
+        "sed -n ':a;w link/x' f",
+        "xxd -cols 4 f link/x",
+        "ln -s ../outside lnk && echo x > lnk/f",
+        "mv link/.. x",
+        "echo x > lnk2/f; ln -s /tmp lnk2",
     ] {
         let v = at(c, &jail);
         assert!(!v.allowed, "{c}: {}", v.summary());
@@ -548,4 +559,117 @@ cwd = ["{}"]
     assert!(!v.allowed, "{}", v.summary());
     let v = at("ls", &jail.join("sub/.."));
     assert!(v.allowed, "{}", v.summary());
+}
+
+/// Bypasses found by attacking the new engine (red team, 2026-12-01), each confirmed with real
+/// bash before it was fixed.
+#[test]
+fn red_team_findings() {
+    let p3 = policy(
+        r#"
+default = "deny"
+allow = ["ls", "echo", "cat", "grep", "sed", "find", "xargs", "env", "timeout", "sort", "head",
+         "tail", "tee", "printf", "git status", "git log", "git diff", "make", "cargo build",
+         "cargo clippy", "cargo clean", "npm test", "python3", "node", "awk", "tar", "bash", "cp",
+         "ln", "install", "mkdir", "touch", "xxd", "file", "tree", "git"]
+"#,
+    );
+    all_refused(
+        &p3,
+        &[
+            "jobs -x touch m",
+            "echo \"${x-'$(touch m)'}\"",
+            "echo \"${x:-'$(touch m)'}\"",
+            "shopt -os keyword; cat f LD_PRELOAD=/tmp/x.so",
+            "shopt -so allexport; x=1; cat",
+            "set -o physical; cd link/..; echo x > f",
+            "shopt -s lastpipe; echo | cd ..; echo x > f",
+            "shopt -s dotglob; echo x > *git/description",
+            "shopt -s nocaseglob; echo x > .GI[T]/description",
+            "sed -n ':a;e touch m' f",
+            "sed ':x e touch m' f",
+            "sed -n ':a;s/.*/touch m/e' f",
+            "awk -We /dev/stdin",
+            "awk -W exec prog.awk",
+            "python3 /dev/stdin <<< 'import os'",
+            "python3 <(echo 'import os')",
+            "python3 /proc/self/fd/0",
+            "node /dev/stdin",
+            "bash /dev/stdin <<< 'touch m'",
+            "echo --output=/tmp/x | xargs git log",
+            "echo x | xargs -I{} git log {}",
+            "echo '-c touch m' | xargs bash",
+            "git log */*",
+            "git --git-dir=g --work-tree=. status",
+            "git --git-dir g status",
+            "tar cf 127.0.0.1:a.tar f",
+            "make 'x!=touch m'",
+            "make '$(shell touch m)=1'",
+            "make 'SHELL =/tmp/x'",
+            "make 'override SHELL=x'",
+            "make PATH=/tmp/bin:/usr/bin",
+            "make LD_PRELOAD=/tmp/x.so",
+            "make 'CC = id'",
+            "cargo clippy -- -C linker=id --emit=link",
+            "env -C .git cp ../evil/config config",
+            "env -C / touch m",
+            "cp --targ=.git/hooks a",
+            "cp -rt .git/hooks sub",
+            "install -Dt .git evil/config",
+            "ln -st .git/hooks a",
+            "xxd -p -r -seek 0 /dev/stdout .git/config",
+            "xxd -cols 4 a .git/config",
+            "file -Cm mymagic",
+            "printf x <f 1<&0 >>/dev/stdout",
+            "echo x < f 1<&0 >/dev/stdout",
+            "echo x 2<f 1>&2 >/dev/stdout",
+            "git submodule foreach --recursive touch m",
+            "ln -s /tmp lnk && echo x > lnk/f",
+        ],
+    );
+    let read_only = preset("read-only");
+    all_refused(
+        &read_only,
+        &[
+            "file -Cm mymagic",
+            "file --comp -m mymagic",
+            "tree -R -L 1 -H .",
+            "xxd -cols 4 a b",
+            "sed -n ':a;w x' f",
+            "printf '[core]' <.git/config 1<&0 >>/dev/stdout",
+            "cargo tree",
+            "pip list --log=/tmp/x",
+        ],
+    );
+    all_allowed(
+        &read_only,
+        &["sed -nE 's/a/b/p' f", "sed --silent p f", "xxd -c 8 f"],
+    );
+    let blocklist = preset("destructive-blocklist");
+    all_refused(
+        &blocklist,
+        &[
+            "kill -9 -01",
+            "kill -s KILL -001",
+            "/bin/kill -9 -01",
+            "taskset 1 rm -rf d",
+            "setarch x86_64 rm -rf d",
+            "chrt 1 rm -rf d",
+            "chroot / rm -rf d",
+            "ssh-agent rm -rf d",
+            "git branch --delete -f x",
+            "git branch --del -f x",
+            "git checkout .",
+            "git switch -f main",
+            "git read-tree -u --reset HEAD",
+            "git checkout-index -f -a",
+            "git rm -rf .",
+            "git branch -M a main",
+            "git submodule foreach --recursive rm -rf victim",
+            "mkfs.ext-4 /dev/sda",
+            "mke4fs /dev/sda",
+            "killall5 -9",
+        ],
+    );
+    all_allowed(&blocklist, &["git checkout main", "kill -9 1234"]);
 }
