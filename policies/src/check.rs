@@ -104,15 +104,7 @@ const WRAPPER_RULE: &str = "transparent wrapper";
 impl Policy {
     /// Decides whether `req` may run. Never panics; bounded in time and stack.
     pub fn check(&self, req: &CheckRequest<'_>) -> Verdict {
-        let mut v = Verdict {
-            allowed: false,
-            command: req.command.to_string(),
-            host: req.host.to_string(),
-            commands: Vec::new(),
-            refusals: Vec::new(),
-            stdin: self.stdin_for(req.host),
-            rules: Vec::new(),
-        };
+        let mut v = self.undecided(req);
         if self.is_permissive() {
             v.allowed = true;
             v.rules.push(format!("default allow ({})", self.source));
@@ -127,8 +119,9 @@ impl Policy {
         }
     }
 
-    fn check_bounded(&self, req: &CheckRequest<'_>, budget: &Budget) -> Verdict {
-        let verdict = Verdict {
+    /// A verdict with nothing decided yet.
+    fn undecided(&self, req: &CheckRequest<'_>) -> Verdict {
+        Verdict {
             allowed: false,
             command: req.command.to_string(),
             host: req.host.to_string(),
@@ -136,7 +129,11 @@ impl Policy {
             refusals: Vec::new(),
             stdin: self.stdin_for(req.host),
             rules: Vec::new(),
-        };
+        }
+    }
+
+    fn check_bounded(&self, req: &CheckRequest<'_>, budget: &Budget) -> Verdict {
+        let verdict = self.undecided(req);
         let mut ctx = Ctx {
             policy: self,
             host: req.host,

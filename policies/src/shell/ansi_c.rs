@@ -47,21 +47,7 @@ pub fn decode(body: &str) -> Option<String> {
                 char::from(b)
             }
             'x' => {
-                let mut v = 0u32;
-                let mut n = 0;
-                while n < 2 {
-                    match chars.peek().and_then(|d| d.to_digit(16)) {
-                        Some(d) => {
-                            v = v * 16 + d;
-                            chars.next();
-                            n += 1;
-                        }
-                        None => break,
-                    }
-                }
-                if n == 0 {
-                    return None;
-                }
+                let v = hex(&mut chars, 2)?;
                 if v == 0 {
                     return Some(out);
                 }
@@ -69,22 +55,7 @@ pub fn decode(body: &str) -> Option<String> {
                 char::from_u32(v).filter(char::is_ascii)?
             }
             'u' | 'U' => {
-                let max = if e == 'u' { 4 } else { 8 };
-                let mut v = 0u32;
-                let mut n = 0;
-                while n < max {
-                    match chars.peek().and_then(|d| d.to_digit(16)) {
-                        Some(d) => {
-                            v = v * 16 + d;
-                            chars.next();
-                            n += 1;
-                        }
-                        None => break,
-                    }
-                }
-                if n == 0 {
-                    return None;
-                }
+                let v = hex(&mut chars, if e == 'u' { 4 } else { 8 })?;
                 if v == 0 {
                     return Some(out);
                 }
@@ -110,6 +81,23 @@ pub fn decode(body: &str) -> Option<String> {
         out.push(decoded);
     }
     Some(out)
+}
+
+/// Up to `max` hexadecimal digits; `None` when there is none.
+fn hex(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, max: usize) -> Option<u32> {
+    let mut v = 0u32;
+    let mut n = 0;
+    while n < max {
+        match chars.peek().and_then(|d| d.to_digit(16)) {
+            Some(d) => {
+                v = v * 16 + d;
+                chars.next();
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    (n > 0).then_some(v)
 }
 
 #[cfg(test)]
