@@ -498,10 +498,13 @@ the variables [env] allow names may be set (without it: {})",
                     None => PathBuf::from(&s.target),
                 };
                 let joined = dir.join(target);
-                let next = if s.physical {
+                // `cd` without -P takes `..` textually, but when that directory does not
+                // exist, bash tries the path physically.
+                let logical = paths::normalize(&joined);
+                let next = if s.physical || (self.host == "local" && !logical.is_dir()) {
                     joined
                 } else {
-                    paths::normalize(&joined)
+                    logical
                 };
                 dir = self.resolve(&next).ok()?;
             }

@@ -215,6 +215,26 @@ impl Policy {
             .unwrap_or(self.stdin)
     }
 
+    /// Variables every job of a policy with rules gets: git then refuses to treat a directory
+    /// it happens to be in as a bare repository (`safe.bareRepository=explicit`), so a
+    /// repository made of files a command wrote (its `config` can run programs) is never used
+    /// unless named, and naming one (`--git-dir`, `GIT_DIR`) is refused.
+    pub fn hardening_env(&self) -> Vec<(String, String)> {
+        if self.is_permissive() {
+            return Vec::new();
+        }
+        // Appended after the server's own GIT_CONFIG_* entries, if it has any.
+        let n: usize = std::env::var("GIT_CONFIG_COUNT")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        vec![
+            ("GIT_CONFIG_COUNT".into(), (n + 1).to_string()),
+            (format!("GIT_CONFIG_KEY_{n}"), "safe.bareRepository".into()),
+            (format!("GIT_CONFIG_VALUE_{n}"), "explicit".into()),
+        ]
+    }
+
     /// Whether the policy has anything to enforce: with no rules and `default = "allow"` every
     /// command runs unanalysed.
     pub fn is_permissive(&self) -> bool {

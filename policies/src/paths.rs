@@ -138,6 +138,24 @@ pub const DEFAULT_PROTECT: &[&str] = &[
     ".docker",
     ".local/bin",
     ".config/mcp-jobs",
+    ".bash_aliases",
+    ".cargo/env",
+    ".rustup",
+    ".config/fish",
+    ".vimrc",
+    ".config/nvim",
+    ".hgrc",
+    ".config/systemd",
+    ".config/autostart",
+    ".pnpmfile.cjs",
+    ".pythonrc",
+    ".Rprofile",
+    "/etc/profile.d",
+    "/etc/profile",
+    "/etc/bash.bashrc",
+    "/etc/environment",
+    "/etc/cron.d",
+    "/etc/sudoers.d",
 ];
 
 /// A protected place: relative entries match anywhere (as a run of whole components),
@@ -181,7 +199,11 @@ impl Protected {
                         _ => None,
                     })
                     .collect();
-                !seq.is_empty() && comps.windows(seq.len()).any(|w| w == seq.as_slice())
+                // Case-insensitively: `.GIT` is `.git` on a case-insensitive file system.
+                !seq.is_empty()
+                    && comps
+                        .windows(seq.len())
+                        .any(|w| w.iter().zip(seq).all(|(a, b)| a.eq_ignore_ascii_case(b)))
             }
         }
     }

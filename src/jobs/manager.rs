@@ -529,6 +529,7 @@ processes were killed with the server",
             job_env.extend(std::env::vars().filter(|(k, _)| policy.passes_env(k)));
         }
         job_env.extend(env);
+        job_env.extend(policy.hardening_env());
         Ok(Vetted {
             rule: (!verdict.rules.is_empty()).then(|| verdict.rules.join(", ")),
             stdin: verdict.stdin,

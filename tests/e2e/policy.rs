@@ -263,3 +263,24 @@ async fn jobs_cannot_write_the_servers_state() {
     let all = std::fs::read_to_string(&audit).unwrap_or_default();
     assert!(!all.contains("\"forged\""), "{all}");
 }
+
+/// Under a policy, git never takes a directory it happens to be in for a bare repository (one
+/// made of files a command wrote could run programs from its config).
+#[tokio::test]
+async fn jobs_run_with_git_bare_repositories_explicit_only() {
+    let (s, _dir) = server_with_policy(
+        r#"
+default = "deny"
+allow = ["git config"]
+"#,
+    )
+    .await;
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "git config --get safe.bareRepository", "wait": 20}),
+        )
+        .await;
+    assert_eq!(r["exit_code"], 0, "{r}");
+    assert!(r["tail"].as_str().unwrap_or("").contains("explicit"), "{r}");
+}

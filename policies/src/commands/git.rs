@@ -281,6 +281,37 @@ fn mentions(args: &[&str], names: &[&str], letters: &str) -> bool {
     })
 }
 
+/// Long options that take the next word as their value (so a run-time word after them is a
+/// value, not an option).
+const VALUED_LONG: &[&str] = &[
+    "--message",
+    "--author",
+    "--date",
+    "--grep",
+    "--since",
+    "--until",
+    "--after",
+    "--before",
+    "--format",
+    "--pretty",
+    "--branch",
+    "--depth",
+    "--reuse-message",
+    "--reedit-message",
+    "--fixup",
+    "--squash",
+    "--trailer",
+    "--cleanup",
+    "--committer",
+    "--max-count",
+    "--skip",
+    "--origin",
+    "--jobs",
+    "--shallow-since",
+    "--base",
+    "--onto",
+];
+
 /// Options whose value names a program, a file written, or another repository.
 const RISKY_OPTIONS: &[&str] = &[
     "output",
@@ -447,12 +478,24 @@ pub(super) fn step(
     }
     rest = canon;
     let mut dashes = false;
-    for a in rest.iter().skip(1) {
+    for (k, a) in rest.iter().enumerate().skip(1) {
+        // The value of the option before it (`-m "$(...)"`).
+        let value_of_option = !matches!(a, Arg::Dyn(d) if d.may_split)
+            && rest[k - 1].lit().is_some_and(|p| {
+                VALUED_LONG.contains(&p)
+                    || (p.starts_with('-')
+                        && !p.starts_with("--")
+                        && p.len() > 1
+                        && p.ends_with(|c: char| valued.contains(c)))
+            });
         match a {
             Arg::Lit(s) if s == "--" => dashes = true,
             // `--author="$(...)"`: the option is known, only its value is not.
             Arg::Dyn(d)
-                if !dashes && d.could_be_option() && !known_option(&d.prefix, d.may_split) =>
+                if !dashes
+                    && !value_of_option
+                    && d.could_be_option()
+                    && !known_option(&d.prefix, d.may_split) =>
             {
                 out.refuse(format!(
                     "git {sub}: the word {} is only known at run time and could be an option \
@@ -573,6 +616,39 @@ pub(super) fn step(
                 "send-email",
             ));
         }
+        "init" | "clone"
+            if mentions(
+                &lits,
+                &["bare", "separate-git-dir", "template", "mirror"],
+                "",
+            ) =>
+        {
+            out.refuse(format!(
+                "git {sub} --bare/--separate-git-dir/--template makes a repository outside `.git`, which is not protected"
+            ));
+        }
+        "clone" | "submodule" if mentions(&lits, &["config"], "c") => {
+            for kv in layer
+                .args
+                .windows(2)
+                .filter(|w| matches!(w[0].lit(), Some("-c" | "--config")))
+                .map(|w| w[1].lit().unwrap_or(""))
+            {
+                if !safe_key(kv.split('=').next().unwrap_or("")) {
+                    out.refuse(format!(
+                        "git {sub} --config {kv}: this key can make git run programs"
+                    ));
+                }
+            }
+            if lits
+                .iter()
+                .any(|a| a.starts_with("--config=") || a.starts_with("-c") && a.len() > 2)
+            {
+                out.refuse(format!(
+                    "git {sub}: attached --config values are not modelled"
+                ));
+            }
+        }
         "config" => {
             let operands: Vec<&str> = lits
                 .iter()
@@ -602,7 +678,8 @@ pub(super) fn step(
                 operands.first()
             };
             let setting = operands.len() >= 2 && !reading;
-            if mentions(&lits, &["file", "blob", "edit"], "fe") {
+            if mentions(&lits, &["file", "blob", "edit"], "fe") || operands.first() == Some(&"edit")
+            {
                 out.refuse("git config --file/--edit is not modelled");
             }
             if setting

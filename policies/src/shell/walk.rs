@@ -562,6 +562,11 @@ evaluates variable contents in arithmetic, which can run commands"
                 }
             }
             IoRedirect::HereDocument(_, h) => {
+                if let Some(reason) =
+                    heredoc_mismatch(&h.here_end.value, &h.doc.value, h.remove_tabs)
+                {
+                    self.out.refuse(reason);
+                }
                 if h.requires_expansion {
                     let mut ev = Evaluator {
                         opts: &self.opts,
@@ -593,6 +598,22 @@ evaluates variable contents in arithmetic, which can run commands"
 
     /// Evaluates a word: its literal value if it has one; substitutions in it are analysed.
     fn word(&mut self, source: &str) -> Arg {
+        // A word the parser rewrote (it moves a here-document out of `$(...)`) is not text
+        // of the command: what bash runs is not what was read.
+        if (source.contains("$(") || source.contains('`')) && !self.source.contains(source) {
+            self.out.refuse(format!(
+                "the parser read {source} differently from the command's text (a here-document inside a substitution?)"
+            ));
+        }
+        // `{NAME}>file` makes bash open a descriptor and assign its number to NAME (the
+        // parser reads `{NAME}` as a word): PATH, GLOBIGNORE, IFS... could be assigned so.
+        if let Some(name) = source.strip_prefix('{').and_then(|r| r.strip_suffix('}'))
+            && vars::is_name(name)
+        {
+            self.out.refuse(format!(
+                "the word {source} (bash reads `{{NAME}}` before a redirection as a variable to assign) is not modelled"
+            ));
+        }
         let mut ev = Evaluator {
             opts: &self.opts,
             found: Found::default(),
@@ -611,4 +632,40 @@ evaluates variable contents in arithmetic, which can run commands"
             self.out.absorb(nested);
         }
     }
+}
+
+/// Why a here-document may end elsewhere in bash than in the parser, if it may: a delimiter
+/// with expansions or ANSI-C quoting (`<<$'E'`), or a body line that begins with the delimiter
+/// (inside `$(...)` bash ends the document at `E)`).
+fn heredoc_mismatch(delimiter: &str, body: &str, remove_tabs: bool) -> Option<String> {
+    let plain = delimiter
+        .trim_matches(|c| c == '\'' || c == '"')
+        .trim_start_matches('\\');
+    let simple = !plain.is_empty()
+        && plain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-+:@%".contains(c))
+        && (delimiter == plain
+            || delimiter == format!("'{plain}'")
+            || delimiter == format!("\"{plain}\"")
+            || delimiter == format!("\\{plain}"));
+    if !simple {
+        return Some(format!(
+            "the here-document delimiter {delimiter} is not modelled: write a plain word, quoted or not"
+        ));
+    }
+    for line in body.lines() {
+        let line = if remove_tabs {
+            line.trim_start_matches('\t')
+        } else {
+            line
+        };
+        if line.starts_with(plain) && line != plain {
+            return Some(format!(
+                "a line of the here-document begins with its delimiter {plain} ({line}): bash may end \
+the document there"
+            ));
+        }
+    }
+    None
 }

@@ -250,6 +250,13 @@ impl Evaluator<'_> {
                     if !in_dq && expands(t) {
                         st.mark_glob();
                     }
+                    // An unquoted newline ends a word in bash: one inside a word means the
+                    // parser read the text differently (around a here-document in `$(...)`).
+                    if !in_dq && t.contains('\n') {
+                        self.refuse(format!(
+                            "the parser and bash would split {source} differently (a newline inside a word)"
+                        ));
+                    }
                     st.text.push_str(t);
                 }
                 WordPiece::SingleQuotedText(t) => st.text.push_str(t),
@@ -287,6 +294,12 @@ impl Evaluator<'_> {
                     st.mark(!in_dq);
                 }
                 WordPiece::CommandSubstitution(s) => {
+                    // A here-document begun inside `$(...)` must end inside it.
+                    if s.contains("<<") && !s.contains('\n') {
+                        self.refuse(format!(
+                            "a here-document inside {raw} whose body is outside it is not modelled"
+                        ));
+                    }
                     self.found.substitutions.push(s.clone());
                     st.mark(!in_dq);
                 }

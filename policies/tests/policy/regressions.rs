@@ -479,6 +479,7 @@ fn paths_as_the_kernel_sees_them() {
     let jail = root.join("jail");
     std::fs::create_dir_all(jail.join("sub")).unwrap();
     std::fs::create_dir_all(root.join("outside/deep")).unwrap();
+    std::fs::create_dir_all(root.join("outside/zz")).unwrap();
     std::os::unix::fs::symlink(root.join("outside/deep"), jail.join("link")).unwrap();
     std::os::unix::fs::symlink(root.join("outside/f"), jail.join("dangling")).unwrap();
     let p = policy(&format!(
@@ -534,6 +535,8 @@ cwd = ["{}"]
         "ln -s ../outside lnk && echo x > lnk/f",
         "mv link/.. x",
         "echo x > lnk2/f; ln -s /tmp lnk2",
+        // bash retries `cd` physically when the textual path does not exist.
+        "cd link/../zz && echo x > f",
     ] {
         let v = at(c, &jail);
         assert!(!v.allowed, "{c}: {}", v.summary());
@@ -672,4 +675,45 @@ allow = ["ls", "echo", "cat", "grep", "sed", "find", "xargs", "env", "timeout", 
         ],
     );
     all_allowed(&blocklist, &["git checkout main", "kill -9 1234"]);
+}
+
+/// The second round of attacks on the new engine (2026-12-01).
+#[test]
+fn red_team_second_round() {
+    let p = policy(
+        r#"
+default = "deny"
+allow = ["ls", "echo", "cat", "grep", "printf", "sed", "find", "git", "env", "tee", "sort",
+         "head", "mkdir", ":"]
+"#,
+    );
+    all_refused(
+        &p,
+        &[
+            "cat <<$'E'\nE\ntouch m\n$E",
+            "cat <<$\"E\"\nE\ntouch m\n$E",
+            "cat <<-$'E'\nE\ntouch m\n$E",
+            "echo $(cat <<'E'\nE)\ntouch m\nE\n)",
+            "echo $(cat <<E\nE)\ntouch m\nE\n)",
+            "echo $(cat <<'A')\ntouch m\nA",
+            ": {PATH}>/dev/null; ls",
+            "echo {GLOBIGNORE}>/dev/null; ls",
+            "echo {IFS}>/dev/null",
+            "git init -q --bare b",
+            "git init --separate-git-dir=gd r",
+            "git clone -q --config alias.x='!touch m' . sub7",
+            "git clone -q -c core.fsmonitor='touch m' . sub7",
+        ],
+    );
+    all_allowed(
+        &p,
+        &[
+            "git commit -m \"$(cat <<'EOF'\nfix: a thing\n\nmore words\nEOF\n)\"",
+            "cat <<'EOF'\nhello\nEOF",
+            "cat <<EOF\nhello $HOME\nEOF",
+            "cat <<-EOF\n\thello\n\tEOF",
+            "echo {}",
+            "git init",
+        ],
+    );
 }
