@@ -144,6 +144,7 @@ impl Policy {
             writes: Vec::new(),
             cwds: Vec::new(),
             written: Vec::new(),
+            glob_writes: false,
             stdin_votes: Vec::new(),
             budget,
         };
@@ -227,6 +228,8 @@ struct Ctx<'p, 'b> {
     cwds: Vec<Cwd>,
     /// Every path written, as resolved, and how.
     written: Vec<(PathBuf, commands::WriteKind, String)>,
+    /// Some write target is a glob (expanded at check time, before any link the command makes).
+    glob_writes: bool,
     /// Per allowed program: may the job take stdin?
     stdin_votes: Vec<bool>,
     budget: &'b Budget,
@@ -605,6 +608,16 @@ the variables [env] allow names may be set (without it: {})",
         // A link the command may create, written through by another part of it: the check
         // saw the place before the link existed.
         let written = std::mem::take(&mut self.written);
+        if self.glob_writes
+            && written
+                .iter()
+                .any(|(_, k, _)| *k == commands::WriteKind::Link)
+        {
+            self.refuse(
+                "the command may create a link and also writes to a glob, which could match it"
+                    .to_string(),
+            );
+        }
         for (link, kind, by) in &written {
             if *kind != commands::WriteKind::Link {
                 continue;
@@ -639,6 +652,9 @@ the variables [env] allow names may be set (without it: {})",
                 // A glob: every file it matches now, and the pattern itself (what bash passes
                 // when nothing matches).
                 _ if d.glob && !d.may_split && paths::plain_glob(&d.src) => {
+                    if write {
+                        self.glob_writes = true;
+                    }
                     let mut texts = vec![d.src.clone()];
                     let dirs = if d.src.starts_with('/') {
                         Some(vec![base.to_path_buf()])
@@ -771,10 +787,7 @@ the variables [env] allow names may be set (without it: {})",
                 ));
             }
             self.written.push((real.clone(), u.kind, u.by.clone()));
-            if write
-                && u.kind != commands::WriteKind::Delete
-                && protect.iter().any(|p| p.covers(&real))
-            {
+            if write && protect.iter().any(|p| p.covers(&real)) {
                 self.refuse(format!(
                     "{by} writes {text} ({}), a protected place where programs read code or \
 configuration",

@@ -100,9 +100,9 @@ const REFUSED: &[(&str, &str)] = &[
 ];
 
 /// `shopt` options that only change globbing or matching. (Not `dotglob`, `nocaseglob`,
-/// `globstar`: they change what a glob in a checked path matches; not `lastpipe`: it keeps a
-/// pipeline's last `cd`.)
-const SAFE_SHOPT: &[&str] = &["nullglob", "failglob", "nocasematch", "inherit_errexit"];
+/// `globstar`: they change what a glob in a checked path matches; not `nullglob`: a glob that
+/// vanishes moves the words after it; not `lastpipe`: it keeps a pipeline's last `cd`.)
+const SAFE_SHOPT: &[&str] = &["failglob", "nocasematch", "inherit_errexit"];
 /// (Not `physical`: it changes how `cd` takes `..`; not `allexport`, `keyword`, `posix`.)
 const SAFE_SET_LONG: &[&str] = &[
     "errexit",
@@ -163,6 +163,15 @@ pub(super) fn step(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansi
                 }
             }
             Step::Builtin
+        }
+        // `wait -p NAME` assigns NAME (PATH, HOME...).
+        "wait"
+            if args.iter().any(|a| {
+                a.lit()
+                    .is_none_or(|s| s.starts_with('-') && s.contains('p'))
+            }) =>
+        {
+            refuse(out, "-p assigns a variable, which is not modelled".into())
         }
         "wait" | "exit" | "return" | "break" | "continue" | "shift" | "umask" => {
             // Numeric arguments: literal ones only (some of these evaluate arithmetic).
@@ -437,7 +446,7 @@ fn read(args: &[Arg], out: &mut Expansion) -> Step {
         let letters: Vec<char> = s[1..].chars().collect();
         for (k, c) in letters.iter().enumerate() {
             match c {
-                'r' | 's' | 'e' => {}
+                'r' | 's' => {}
                 'p' | 'd' | 't' | 'n' | 'N' | 'u' | 'i' => {
                     if k + 1 == letters.len() {
                         i += 1;

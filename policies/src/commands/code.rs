@@ -564,11 +564,10 @@ fn awk(base: &str, layer: &mut Layer, inv: &Invocation, out: &mut Expansion) {
         let text = match prog {
             Arg::Lit(t) => t,
             Arg::Dyn(d) => {
-                opaque(
-                    layer,
-                    format!("the awk program {} is only known at run time", d.src),
-                    &[base],
-                );
+                out.refuse(format!(
+                    "the {base} program {} is only known at run time (or a glob before it could vanish)",
+                    d.src
+                ));
                 return;
             }
         };

@@ -535,6 +535,7 @@ pub(super) fn step(
             }
         }
     }
+    git_writes(&sub, &layer.args, inv, out);
     if mentions(&lits, &["ext-diff", "textconv"], "")
         && !mentions(&lits, &["no-ext-diff", "no-textconv"], "")
     {
@@ -545,20 +546,43 @@ pub(super) fn step(
     }
     match sub.as_str() {
         "rebase" => {
-            if let Some(pos) = layer.args.iter().position(|a| {
-                a.lit()
-                    .is_some_and(|s| s == "-x" || (s.len() > 3 && "--exec".starts_with(s)))
-            }) {
-                match layer.args.get(pos + 1) {
-                    Some(Arg::Lit(cmd)) => out.nested.push((cmd.clone(), inv.cwd.clone())),
-                    _ => out.refuse("git rebase --exec with a command only known at run time"),
+            // `-x CMD`, `-xCMD`, `-qx CMD`, `--exec CMD`, `--exec=CMD`, `--exe=CMD`...
+            let mut k = 1;
+            while k < layer.args.len() {
+                let value = match layer.args[k].lit() {
+                    Some(w) if w.starts_with("--") => {
+                        let (name, v) = match w.split_once('=') {
+                            Some((n, v)) => (n, Some(v.to_string())),
+                            None => (w, None),
+                        };
+                        if name.len() > 3 && "--exec".starts_with(name) {
+                            Some(v.or_else(|| {
+                                k += 1;
+                                layer.args.get(k).and_then(Arg::lit).map(str::to_string)
+                            }))
+                        } else {
+                            None
+                        }
+                    }
+                    Some(w) if w.starts_with('-') && w[1..].contains('x') => {
+                        let rest = &w[w.find('x').map_or(w.len(), |x| x + 1)..];
+                        Some(if rest.is_empty() {
+                            k += 1;
+                            layer.args.get(k).and_then(Arg::lit).map(str::to_string)
+                        } else {
+                            Some(rest.to_string())
+                        })
+                    }
+                    _ => None,
+                };
+                match value {
+                    Some(Some(cmd)) => out.nested.push((cmd, inv.cwd.clone())),
+                    Some(None) => {
+                        out.refuse("git rebase --exec with a command only known at run time")
+                    }
+                    None => {}
                 }
-            }
-            for cmd in lits.iter().filter_map(|a| a.strip_prefix("--exec=")) {
-                out.nested.push((cmd.to_string(), inv.cwd.clone()));
-            }
-            if let Some(x) = lits.iter().find(|a| a.starts_with("-x") && a.len() > 2) {
-                out.nested.push((x[2..].to_string(), inv.cwd.clone()));
+                k += 1;
             }
         }
         "submodule" if lits.contains(&"foreach") => {
@@ -702,3 +726,68 @@ pub(super) fn step(
 }
 
 use crate::shell::Cwd;
+
+/// Files and directories git subcommands write where their options or operands say.
+fn git_writes(sub: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) {
+    let operands: Vec<&Arg> = args
+        .iter()
+        .skip(1)
+        .filter(|a| a.lit().is_none_or(|s| !s.starts_with('-')))
+        .collect();
+    let mut option = |names: &[&str], short: Option<&str>| {
+        for (k, a) in args.iter().enumerate() {
+            let Some(w) = a.lit() else { continue };
+            for n in names {
+                if let Some(v) = w.strip_prefix(&format!("{n}=")) {
+                    out.write(inv, &format!("git {sub} {n}"), Arg::Lit(v.to_string()));
+                } else if w == *n || short == Some(w) {
+                    if let Some(v) = args.get(k + 1) {
+                        out.write(inv, &format!("git {sub} {n}"), v.clone());
+                    }
+                } else if let Some(s) = short
+                    && w.len() > s.len()
+                    && w.starts_with(s)
+                    && !w.starts_with("--")
+                {
+                    out.write(
+                        inv,
+                        &format!("git {sub} {s}"),
+                        Arg::Lit(w[s.len()..].to_string()),
+                    );
+                }
+            }
+        }
+    };
+    match sub {
+        "checkout-index" => option(&["--prefix"], None),
+        "apply" => option(&["--directory"], None),
+        "format-patch" => option(&["--output-directory"], Some("-o")),
+        "clone" if operands.len() >= 2 => {
+            if let Some(d) = operands.last() {
+                out.write(inv, "git clone", (*d).clone());
+            }
+        }
+        "init" => {
+            if let Some(d) = operands.first() {
+                out.write(inv, "git init", (*d).clone());
+            }
+        }
+        "worktree" | "bundle" if operands.len() >= 2 => {
+            // `worktree add PATH`, `bundle create FILE`.
+            if matches!(operands[0].lit(), Some("add" | "create" | "move")) {
+                out.write(inv, &format!("git {sub}"), operands[1].clone());
+            }
+        }
+        "mv" => {
+            for f in &operands {
+                out.write(inv, "git mv", (*f).clone());
+            }
+        }
+        "submodule" if operands.first().and_then(|o| o.lit()) == Some("add") => {
+            if let Some(d) = operands.last() {
+                out.write(inv, "git submodule add", (*d).clone());
+            }
+        }
+        _ => {}
+    }
+}

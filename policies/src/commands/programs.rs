@@ -77,6 +77,22 @@ pub(super) fn step(
             Some(Step::Program)
         }
         "cp" | "ln" | "install" | "rsync" => {
+            // A hard or symbolic link gives the new name the source's contents: writing it
+            // writes the source, so a linked source is judged as written.
+            let links = base == "ln"
+                || args.iter().filter_map(Arg::lit).any(|a| {
+                    (a.starts_with('-')
+                        && !a.starts_with("--")
+                        && (a.contains('l') || a.contains('s')))
+                        || (a.len() > 3
+                            && ("--link".starts_with(a) || "--symbolic-link".starts_with(a)))
+                });
+            if links {
+                let (_, operands) = split_options(args);
+                for f in operands {
+                    out.write(inv, &format!("{base} (link source)"), f);
+                }
+            }
             if base == "rsync"
                 && let Some(a) = args.iter().filter_map(Arg::lit).find(|a| {
                     let name = a.split('=').next().unwrap_or(a);
@@ -102,10 +118,14 @@ pub(super) fn step(
                     Arg::Lit(s) if s.starts_with("of=") => {
                         out.write(inv, base, Arg::Lit(s[3..].to_string()))
                     }
-                    Arg::Dyn(d) if d.src.starts_with("of=") || d.could_be_option() => {
-                        out.write(inv, base, a.clone())
+                    Arg::Lit(_) => {}
+                    // `of=.gi*/config` is expanded by bash as a whole word.
+                    Arg::Dyn(d) => {
+                        return refuse(
+                            out,
+                            format!("dd: the operand {} is only known at run time", d.src),
+                        );
                     }
-                    _ => {}
                 }
             }
             Some(Step::Program)
@@ -167,7 +187,8 @@ pub(super) fn step(
             canonical(base, args, out).or(Some(Step::Program))
         }
         "mv" => {
-            // Every source goes away; the destination may receive a symlink.
+            // Every source goes away (moving a protected place away is writing it); the
+            // destination may receive a symlink.
             let (options, mut operands) = split_options(args);
             let target = options.iter().filter_map(Arg::lit).any(|o| {
                 (o.starts_with('-') && !o.starts_with("--") && o.contains('t'))
@@ -178,11 +199,11 @@ pub(super) fn step(
                 // `-t DIR`: which word is the directory is for `destination` to say.
                 destination(base, args, inv, out);
                 for f in operands {
-                    out.delete(inv, base, f);
+                    out.write(inv, base, f);
                 }
             } else if let Some(dest) = operands.pop() {
                 for f in operands {
-                    out.delete(inv, base, f);
+                    out.write(inv, base, f);
                 }
                 out.write_link(inv, base, dest);
             }
@@ -850,6 +871,20 @@ fn tar(base: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) -> Optio
                     f.display()
                 ),
             );
+        }
+    }
+    let extracting = p.has("-x") || p.has("--extract") || p.has("--get");
+    if extracting {
+        for o in ["--transform", "--xform", "-P", "--absolute-names"] {
+            if p.has(o) {
+                return refuse(
+                    out,
+                    format!("{base} {o} while extracting: where files land is not modelled"),
+                );
+            }
+        }
+        for d in p.values("-C").chain(p.values("--directory")) {
+            out.write(inv, &format!("{base} -C"), d.clone());
         }
     }
     let creating = [

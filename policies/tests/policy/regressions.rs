@@ -717,3 +717,72 @@ allow = ["ls", "echo", "cat", "grep", "printf", "sed", "find", "git", "env", "te
         ],
     );
 }
+
+/// The third round of attacks (2026-12-01).
+#[test]
+fn red_team_third_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let jail = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir_all(jail.join(".git")).unwrap();
+    let p = policy(&format!(
+        r#"
+default = "deny"
+allow = ["ls", "echo", "cat", "grep", "printf", "sed", "find", "xargs", "git", "env", "tee",
+         "sort", "head", "cp", "mv", "ln", "mkdir", "touch", "chmod", "dd", "rm", "awk", "tar",
+         "true"]
+cwd = ["{}"]
+"#,
+        jail.display()
+    ));
+    let at = |c: &str| {
+        p.check(&CheckRequest {
+            cwd: Some(&jail),
+            ..CheckRequest::new(c)
+        })
+    };
+    for c in [
+        "true & wait -n -p PATH; ls",
+        "wait -p HOME",
+        "read -e x",
+        "shopt -s nullglob; awk -- zz*zz 'BEGIN{system(\"touch m\")}'",
+        "x='BEGIN{system(\"touch m\")}'; awk -- \"$x\"",
+        "ln .git/config cfg",
+        "cp -l .git/config cfg",
+        "ln x .git/config cfg && echo x >> cfg",
+        "mv .git gg",
+        "mv .git/config x",
+        "rm .git/config",
+        "rm -r .git",
+        "printf x | dd of=.gi*/config oflag=append conv=notrunc",
+        "ln -s .git zz; printf x >> z*/config",
+        "ln -s .git zz; printf x | tee -- z*/config",
+        "git rebase --exe='id' HEAD~1",
+        "git rebase -qx 'id' HEAD~1",
+        "git rebase -fxid HEAD~1",
+        "git checkout-index -f --prefix=.git/ config",
+        "git checkout-index -f --prefix=/tmp/ci/ config",
+        "git apply --directory=.git x.patch",
+        "git clone . /tmp/clone",
+        "git worktree add /tmp/wt",
+        "git format-patch -o /tmp/x HEAD",
+        "git bundle create /tmp/b.bundle HEAD",
+        "git mv a .git/x",
+        "tar -x -f x.tar -C .git",
+        "tar -xf x.tar --directory=.git",
+        "tar -xf x.tar --transform='s,^,.git/hooks/,'",
+    ] {
+        let v = at(c);
+        assert!(!v.allowed, "{c}: {}", v.summary());
+    }
+    for c in [
+        "git rebase -i HEAD~2",
+        "git format-patch -o patches HEAD~1",
+        "tar -xf x.tar -C sub",
+        "cp a b",
+        "mv a b",
+        "git clone . sub/copy",
+    ] {
+        let v = at(c);
+        assert!(v.allowed, "{c}: {}", v.summary());
+    }
+}
