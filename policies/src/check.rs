@@ -145,6 +145,7 @@ impl Policy {
             cwds: Vec::new(),
             written: Vec::new(),
             glob_writes: false,
+            creates_files: false,
             stdin_votes: Vec::new(),
             budget,
         };
@@ -230,6 +231,8 @@ struct Ctx<'p, 'b> {
     written: Vec<(PathBuf, commands::WriteKind, String)>,
     /// Some write target is a glob (expanded at check time, before any link the command makes).
     glob_writes: bool,
+    /// Some program creates files it is not told the names of (any may be a symlink).
+    creates_files: bool,
     /// Per allowed program: may the job take stdin?
     stdin_votes: Vec<bool>,
     budget: &'b Budget,
@@ -300,6 +303,16 @@ impl Ctx<'_, '_> {
             for layer in &ex.layers {
                 self.decide(layer);
             }
+            for d in &ex.runs_in {
+                let moved = inv.cwd.then(shell::CdStep {
+                    target: d.clone(),
+                    physical: true,
+                });
+                if !self.cwds.contains(&moved) {
+                    self.cwds.push(moved);
+                }
+            }
+            self.creates_files |= ex.creates_files;
             for (s, cwd) in ex.nested {
                 if depth + 1 > shell::MAX_DEPTH {
                     self.refuse(format!(
@@ -609,9 +622,10 @@ the variables [env] allow names may be set (without it: {})",
         // saw the place before the link existed.
         let written = std::mem::take(&mut self.written);
         if self.glob_writes
-            && written
-                .iter()
-                .any(|(_, k, _)| *k == commands::WriteKind::Link)
+            && (self.creates_files
+                || written
+                    .iter()
+                    .any(|(_, k, _)| *k == commands::WriteKind::Link))
         {
             self.refuse(
                 "the command may create a link and also writes to a glob, which could match it"
@@ -784,6 +798,15 @@ the variables [env] allow names may be set (without it: {})",
                     "{by} {what} {text} ({}), outside the allowed directories ({})",
                     real.display(),
                     show(roots)
+                ));
+            }
+            // Through a directory that does not exist yet, while something in the command
+            // creates files it is not told the names of (a checkout, an archive): that
+            // directory could arrive as a symlink.
+            if self.creates_files && real.parent().is_some_and(|p| !p.exists()) {
+                self.refuse(format!(
+                    "{by} {what} {text} through a directory that does not exist yet, while the \
+command also creates files (a checkout or an archive) that could put a symlink there"
                 ));
             }
             self.written.push((real.clone(), u.kind, u.by.clone()));

@@ -385,6 +385,10 @@ pub(super) fn step(
             }
             "-C" => {
                 moved = true;
+                match args.get(i + 1) {
+                    Some(Arg::Lit(d)) => out.runs_in.push(d.clone()),
+                    _ => out.refuse("git -C with a directory only known at run time"),
+                }
                 i += 2;
             }
             "--namespace" => i += 2,
@@ -536,6 +540,30 @@ pub(super) fn step(
         }
     }
     git_writes(&sub, &layer.args, inv, out);
+    if matches!(
+        sub.as_str(),
+        "apply"
+            | "am"
+            | "checkout"
+            | "switch"
+            | "restore"
+            | "reset"
+            | "stash"
+            | "merge"
+            | "pull"
+            | "cherry-pick"
+            | "revert"
+            | "rebase"
+            | "clone"
+            | "read-tree"
+            | "checkout-index"
+            | "worktree"
+            | "submodule"
+            | "sparse-checkout"
+            | "bisect"
+    ) {
+        out.creates_files = true;
+    }
     if mentions(&lits, &["ext-diff", "textconv"], "")
         && !mentions(&lits, &["no-ext-diff", "no-textconv"], "")
     {
@@ -639,6 +667,26 @@ pub(super) fn step(
                 "runs commands to find addresses or send mail",
                 "send-email",
             ));
+        }
+        "apply" if mentions(&lits, &["unsafe-paths"], "") => {
+            out.refuse("git apply --unsafe-paths writes outside the work tree");
+        }
+        "commit" | "tag"
+            if !mentions(
+                &lits,
+                &[
+                    "message",
+                    "file",
+                    "reuse-message",
+                    "no-edit",
+                    "fixup",
+                    "list",
+                    "delete",
+                ],
+                "mFCld",
+            ) && (sub == "commit" || mentions(&lits, &["annotate", "sign"], "as")) =>
+        {
+            layer.opaque = Some(opaque("opens an editor for the message", "--edit"));
         }
         "init" | "clone"
             if mentions(

@@ -113,6 +113,11 @@ pub struct Expansion {
     /// Set by a program's inspection: the arguments in canonical spelling (`--rec` is
     /// `--recursive`), which rules then see.
     pub(crate) pending_args: Option<Vec<Arg>>,
+    /// Directories a program runs in, besides the command's (`git -C DIR`, `make -C DIR`).
+    pub runs_in: Vec<String>,
+    /// A program creates files its command line does not name (an archive, a checkout): any
+    /// of them may be a symlink.
+    pub creates_files: bool,
 }
 
 impl Expansion {

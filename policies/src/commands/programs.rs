@@ -55,6 +55,9 @@ pub(super) fn step(
             for f in p.values("-o").chain(p.values("--output")) {
                 out.write(inv, base, f.clone());
             }
+            for d in p.values("-T").chain(p.values("--temporary-directory")) {
+                out.write(inv, "sort -T", d.clone());
+            }
             Some(Step::Program)
         }
         "uniq" => {
@@ -75,6 +78,19 @@ pub(super) fn step(
                 out.write(inv, base, (*f).clone());
             }
             Some(Step::Program)
+        }
+        "install"
+            if args.iter().filter_map(Arg::lit).any(|a| {
+                let n = a.split('=').next().unwrap_or(a);
+                n.len() > 4 && "--strip-program".starts_with(n)
+            }) =>
+        {
+            opaque_step(
+                out,
+                base,
+                "--strip-program",
+                "runs a program of the caller's choosing",
+            )
         }
         "cp" | "ln" | "install" | "rsync" => {
             // A hard or symbolic link gives the new name the source's contents: writing it
@@ -144,6 +160,10 @@ pub(super) fn step(
                 }
             }
             Some(Step::Program)
+        }
+        "unzip" | "cpio" | "7z" | "7za" | "bsdcpio" | "ar" => {
+            out.creates_files = true;
+            None
         }
         "zip" => {
             if args
@@ -875,6 +895,7 @@ fn tar(base: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) -> Optio
     }
     let extracting = p.has("-x") || p.has("--extract") || p.has("--get");
     if extracting {
+        out.creates_files = true;
         for o in ["--transform", "--xform", "-P", "--absolute-names"] {
             if p.has(o) {
                 return refuse(
@@ -1243,6 +1264,26 @@ fn make(base: &str, args: &[Arg], out: &mut Expansion) -> Option<Step> {
             }
         };
         let name = s.split('=').next().unwrap_or(s);
+        // `make -C DIR` runs in DIR.
+        if s.starts_with("-C") || (name.len() > 3 && "--directory".starts_with(name)) {
+            let dir = if let Some((_, v)) = s.split_once('=') {
+                Some(Arg::Lit(v.to_string()))
+            } else if s.len() > 2 && !s.starts_with("--") {
+                Some(Arg::Lit(s[2..].to_string()))
+            } else {
+                i += 1;
+                args.get(i).cloned()
+            };
+            match dir {
+                Some(Arg::Lit(d)) => out.runs_in.push(d),
+                _ => {
+                    return refuse(
+                        out,
+                        format!("{base} -C with a directory only known at run time"),
+                    );
+                }
+            }
+        }
         if s.starts_with("--") && name.len() > 3 && "--eval".starts_with(name)
             || s.starts_with("-E")
         {

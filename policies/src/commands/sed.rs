@@ -115,6 +115,35 @@ pub(super) fn inspect(base: &str, layer: &mut Layer, inv: &Invocation, out: &mut
         Err(why) => out.refuse(format!("{base}: {why}")),
     }
     if p.has("-i") || p.has("--in-place") {
+        // A backup suffix with `/` or `*` names a path of its own (`-i'../*'`).
+        let suffix = p.value("-i").or(p.value("--in-place"));
+        match suffix {
+            Some(Arg::Lit(sfx)) if sfx.contains(['/', '*']) => {
+                out.refuse(format!(
+                    "{base} -i{sfx}: a backup name with / or * is not modelled"
+                ));
+                return;
+            }
+            Some(Arg::Dyn(d)) => {
+                out.refuse(format!(
+                    "{base} -i: the backup suffix {} is only known at run time",
+                    d.src
+                ));
+                return;
+            }
+            Some(Arg::Lit(sfx)) => {
+                for f in files {
+                    if let Arg::Lit(name) = f {
+                        out.write(
+                            inv,
+                            &format!("{base} -i (backup)"),
+                            Arg::Lit(format!("{name}{sfx}")),
+                        );
+                    }
+                }
+            }
+            None => {}
+        }
         for f in files {
             out.write(inv, &format!("{base} -i"), f.clone());
         }
@@ -273,7 +302,9 @@ pub fn effects(script: &str) -> Result<Effects, String> {
                 // Text to the end of the line (continued by a backslash at the end).
                 loop {
                     let l = r.line();
-                    if l.ends_with('\\') && r.peek() == Some(b'\n') {
+                    // An odd number of trailing backslashes continues the text; `\\` ends it.
+                    let trailing = l.bytes().rev().take_while(|b| *b == b'\\').count();
+                    if trailing % 2 == 1 && r.peek() == Some(b'\n') {
                         r.i += 1;
                         continue;
                     }

@@ -780,7 +780,65 @@ cwd = ["{}"]
         "tar -xf x.tar -C sub",
         "cp a b",
         "mv a b",
-        "git clone . sub/copy",
+        "git clone . copy",
+    ] {
+        let v = at(c);
+        assert!(v.allowed, "{c}: {}", v.summary());
+    }
+}
+
+/// The fourth round of attacks (2026-12-01).
+#[test]
+fn red_team_fourth_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let jail = std::fs::canonicalize(dir.path()).unwrap().join("jail");
+    std::fs::create_dir_all(jail.join(".git/hooks")).unwrap();
+    let p = policy(&format!(
+        r#"
+default = "deny"
+allow = ["ls", "echo", "cat", "printf", "grep", "sed", "find", "xargs", "git", "env", "tee",
+         "sort", "cp", "mv", "ln", "mkdir", "touch", "chmod", "rm", "tar", "awk", "dd", "install",
+         "make"]
+cwd = ["{}"]
+"#,
+        jail.display()
+    ));
+    let at = |c: &str| {
+        p.check(&CheckRequest {
+            cwd: Some(&jail),
+            ..CheckRequest::new(c)
+        })
+    };
+    for c in [
+        "sed -i'/tmp/PWNED_*' s/a/b/ a.txt",
+        "sed --in-place='../*' s/a/b/ a.txt",
+        "sed -i'.git/hooks/*' s/x/x/ pre-commit",
+        "sed 'a foo\\\\\n1e id' a.txt",
+        "sed '1a\\\\\n1e id' a.txt",
+        "install --strip-program=bash -s s.sh out",
+        "git -C ../other clean -fdx",
+        "git -C .. init -q",
+        "make -C .. all",
+        "git apply --no-index --unsafe-paths p.diff",
+        "git apply s.diff && touch lnk/x",
+        "git checkout -- lnk && touch lnk/x",
+        "tar xf a.tar && touch lnk/p",
+        "tar xf a.tar; cd lnk; touch p",
+        "sort -T /tmp f",
+        "git commit",
+        "git tag -a v1",
+    ] {
+        let v = at(c);
+        assert!(!v.allowed, "{c}: {}", v.summary());
+    }
+    for c in [
+        "sed -i.bak s/a/b/ a.txt",
+        "sed 'a\\\nfoo' a.txt",
+        "git commit -m 'x'",
+        "git tag v1",
+        "git -C . status",
+        "make -C sub",
+        "git checkout main && ls",
     ] {
         let v = at(c);
         assert!(v.allowed, "{c}: {}", v.summary());
