@@ -191,6 +191,15 @@ impl Protected {
     pub fn covers(&self, path: &Path) -> bool {
         match self {
             Protected::Under(root) => path.starts_with(root),
+            // Any `NAME.git` directory is a repository too (bare ones are named so).
+            Protected::Anywhere(seq) if seq.len() == 1 && seq[0] == ".git" => {
+                path.components().any(|c| match c {
+                    Component::Normal(n) => {
+                        n.to_string_lossy().to_ascii_lowercase().ends_with(".git")
+                    }
+                    _ => false,
+                })
+            }
             Protected::Anywhere(seq) => {
                 let comps: Vec<String> = path
                     .components()

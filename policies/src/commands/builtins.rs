@@ -228,7 +228,10 @@ pub(super) fn step(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansi
                             "functions and name references are not modelled".into(),
                         );
                     }
-                    Some(n) if vars::assignable(n).is_none() => {
+                    Some(n)
+                        if vars::assignable(n).is_none()
+                            && !crate::danger::dangerous_variable(n) =>
+                    {
                         out.shell_assignments.push(n.to_string())
                     }
                     Some(n) => {
@@ -338,7 +341,8 @@ fn wrapper(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) -> S
                             return Step::Builtin;
                         }
                     }
-                    "exec" if letters.chars().all(|c| "cl".contains(c)) => {}
+                    // `exec -c` clears the environment the server sets for jobs.
+                    "exec" if letters == "l" => {}
                     "exec" if letters == "a" => i += 1,
                     _ => {
                         out.refuse(format!("`{name}`: option {s} is not modelled"));

@@ -281,6 +281,106 @@ fn mentions(args: &[&str], names: &[&str], letters: &str) -> bool {
     })
 }
 
+/// The subcommands the engine models (porcelain an agent uses); others are refused.
+const GIT_MODELLED: &[&str] = &[
+    "add",
+    "am",
+    "apply",
+    "archive",
+    "bisect",
+    "blame",
+    "branch",
+    "bundle",
+    "cat-file",
+    "checkout",
+    "checkout-index",
+    "cherry",
+    "cherry-pick",
+    "clean",
+    "clone",
+    "commit",
+    "config",
+    "count-objects",
+    "describe",
+    "diff",
+    "diff-files",
+    "diff-index",
+    "diff-tree",
+    "fetch",
+    "for-each-ref",
+    "format-patch",
+    "fsck",
+    "gc",
+    "grep",
+    "init",
+    "log",
+    "ls-files",
+    "ls-remote",
+    "ls-tree",
+    "merge",
+    "merge-base",
+    "merge-file",
+    "mailinfo",
+    "mv",
+    "name-rev",
+    "notes",
+    "prune",
+    "pull",
+    "push",
+    "range-diff",
+    "read-tree",
+    "rebase",
+    "reflog",
+    "remote",
+    "reset",
+    "restore",
+    "rev-list",
+    "rev-parse",
+    "revert",
+    "rm",
+    "shortlog",
+    "show",
+    "show-branch",
+    "show-ref",
+    "stash",
+    "status",
+    "submodule",
+    "switch",
+    "tag",
+    "update-index",
+    "update-ref",
+    "var",
+    "verify-commit",
+    "verify-tag",
+    "version",
+    "whatchanged",
+    "worktree",
+    "hash-object",
+    "write-tree",
+    "commit-tree",
+    "symbolic-ref",
+    "check-ignore",
+    "check-attr",
+    "check-ref-format",
+    "column",
+    "sparse-checkout",
+    "filter-branch",
+    "filter-repo",
+    "instaweb",
+    "daemon",
+    "shell",
+    "upload-pack",
+    "receive-pack",
+    "send-pack",
+    "fetch-pack",
+    "difftool",
+    "mergetool",
+    "send-email",
+    "credential",
+    "p4",
+    "svn",
+];
+
 /// Long options that take the next word as their value (so a run-time word after them is a
 /// value, not an option).
 const VALUED_LONG: &[&str] = &[
@@ -521,6 +621,26 @@ pub(super) fn step(
     };
     let inv = &write_inv;
     let lits: Vec<&str> = layer.args.iter().skip(1).filter_map(Arg::lit).collect();
+    if !sub.is_empty() && !GIT_MODELLED.contains(&sub.as_str()) && !sub.starts_with('-') {
+        out.refuse(format!(
+            "git {sub} is not a subcommand the policy models (plumbing and helpers can write \
+anywhere or run programs)"
+        ));
+    }
+    // A remote helper (`foo::url`) is a program looked up on PATH.
+    if lits.iter().any(|a| a.contains("::")) {
+        out.refuse(format!(
+            "git {sub}: a `helper::address` remote runs a helper program"
+        ));
+    }
+    if mentions(&lits, &["gpg-sign"], "")
+        || (matches!(
+            sub.as_str(),
+            "commit" | "merge" | "rebase" | "cherry-pick" | "revert" | "am"
+        ) && lits.iter().any(|a| a.starts_with("-S")))
+    {
+        out.refuse(format!("git {sub} -S runs gpg"));
+    }
     let opaque = |why: &str, flag: &str| Opaque {
         reason: format!("git {sub} {why}, which cannot be analysed"),
         needs: vec!["git".into(), sub.clone(), flag.into()],
@@ -668,6 +788,23 @@ pub(super) fn step(
                 "send-email",
             ));
         }
+        // Pushing to a repository on this machine runs its hooks.
+        "push" | "remote"
+            if lits.iter().any(|a| {
+                !a.starts_with('-')
+                    && (a.starts_with('.')
+                        || a.starts_with('/')
+                        || a.starts_with('~')
+                        || a.starts_with("file:"))
+            }) =>
+        {
+            out.refuse(format!(
+                "git {sub} to a repository on this machine runs that repository's hooks"
+            ));
+        }
+        "config" if mentions(&lits, &["global", "system", "worktree"], "") => {
+            out.refuse("git config --global/--system/--worktree is not modelled");
+        }
         "apply" if mentions(&lits, &["unsafe-paths"], "") => {
             out.refuse("git apply --unsafe-paths writes outside the work tree");
         }
@@ -782,34 +919,29 @@ fn git_writes(sub: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) {
         .skip(1)
         .filter(|a| a.lit().is_none_or(|s| !s.starts_with('-')))
         .collect();
-    let mut option = |names: &[&str], short: Option<&str>| {
-        for (k, a) in args.iter().enumerate() {
-            let Some(w) = a.lit() else { continue };
-            for n in names {
-                if let Some(v) = w.strip_prefix(&format!("{n}=")) {
-                    out.write(inv, &format!("git {sub} {n}"), Arg::Lit(v.to_string()));
-                } else if w == *n || short == Some(w) {
-                    if let Some(v) = args.get(k + 1) {
-                        out.write(inv, &format!("git {sub} {n}"), v.clone());
-                    }
-                } else if let Some(s) = short
-                    && w.len() > s.len()
-                    && w.starts_with(s)
-                    && !w.starts_with("--")
+    match sub {
+        "checkout-index" => {
+            // The prefix is prepended as text: `--prefix=.g` and `it/hooks/x` make `.git/...`.
+            for a in args.iter().filter_map(Arg::lit) {
+                if let Some(p) = a.strip_prefix("--prefix=")
+                    && !p.ends_with('/')
                 {
-                    out.write(
-                        inv,
-                        &format!("git {sub} {s}"),
-                        Arg::Lit(w[s.len()..].to_string()),
-                    );
+                    out.refuse(format!(
+                        "git checkout-index --prefix={p}: a prefix that is not a directory is not modelled"
+                    ));
                 }
             }
+            option_writes(sub, args, inv, out, &["--prefix"], None)
         }
-    };
-    match sub {
-        "checkout-index" => option(&["--prefix"], None),
-        "apply" => option(&["--directory"], None),
-        "format-patch" => option(&["--output-directory"], Some("-o")),
+        "merge-file" | "mailinfo" => {
+            // merge-file writes its first file; mailinfo writes both.
+            let n = if sub == "merge-file" { 1 } else { 2 };
+            for f in operands.iter().take(n) {
+                out.write(inv, &format!("git {sub}"), (*f).clone());
+            }
+        }
+        "apply" => option_writes(sub, args, inv, out, &["--directory"], None),
+        "format-patch" => option_writes(sub, args, inv, out, &["--output-directory"], Some("-o")),
         "clone" if operands.len() >= 2 => {
             if let Some(d) = operands.last() {
                 out.write(inv, "git clone", (*d).clone());
@@ -837,5 +969,38 @@ fn git_writes(sub: &str, args: &[Arg], inv: &Invocation, out: &mut Expansion) {
             }
         }
         _ => {}
+    }
+}
+
+/// Writes named by `--NAME=VALUE`, `--NAME VALUE`, `-X VALUE` or `-XVALUE`.
+fn option_writes(
+    sub: &str,
+    args: &[Arg],
+    inv: &Invocation,
+    out: &mut Expansion,
+    names: &[&str],
+    short: Option<&str>,
+) {
+    for (k, a) in args.iter().enumerate() {
+        let Some(w) = a.lit() else { continue };
+        for n in names {
+            if let Some(v) = w.strip_prefix(&format!("{n}=")) {
+                out.write(inv, &format!("git {sub} {n}"), Arg::Lit(v.to_string()));
+            } else if w == *n || short == Some(w) {
+                if let Some(v) = args.get(k + 1) {
+                    out.write(inv, &format!("git {sub} {n}"), v.clone());
+                }
+            } else if let Some(s) = short
+                && w.len() > s.len()
+                && w.starts_with(s)
+                && !w.starts_with("--")
+            {
+                out.write(
+                    inv,
+                    &format!("git {sub} {s}"),
+                    Arg::Lit(w[s.len()..].to_string()),
+                );
+            }
+        }
     }
 }

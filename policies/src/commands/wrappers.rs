@@ -721,6 +721,24 @@ fn env(args: &[Arg], out: &mut Expansion) -> Result<Step, String> {
     if p.has("-S") || p.has("--split-string") {
         return Err("env -S splits a string into a command line, which is not modelled".into());
     }
+    // The server sets variables that harden what jobs run (git's safe.bareRepository):
+    // clearing the environment, or unsetting those, is not modelled.
+    if p.has("-i") || p.has("--ignore-environment") || skip == 1 {
+        return Err(
+            "env -i clears the environment the server sets for jobs, which is not modelled".into(),
+        );
+    }
+    for v in p.values("-u").chain(p.values("--unset")) {
+        if !v
+            .lit()
+            .is_some_and(|n| !crate::danger::dangerous_variable(n))
+        {
+            return Err(format!(
+                "env -u {}: unsetting this variable is not modelled",
+                v.display()
+            ));
+        }
+    }
     if p.has("-C") || p.has("--chdir") {
         return Err(
             "env -C runs the command in another directory, which is not followed (write `cd DIR && ...`)"

@@ -844,3 +844,64 @@ cwd = ["{}"]
         assert!(v.allowed, "{c}: {}", v.summary());
     }
 }
+
+/// The fifth round of attacks (2026-12-01).
+#[test]
+fn red_team_fifth_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let jail = std::fs::canonicalize(dir.path()).unwrap().join("jail");
+    std::fs::create_dir_all(jail.join(".git/hooks")).unwrap();
+    let p = policy(&format!(
+        r#"
+default = "deny"
+allow = ["ls", "echo", "cat", "printf", "grep", "sed", "find", "xargs", "git", "env", "tee",
+         "sort", "cp", "mv", "ln", "mkdir", "touch", "chmod", "rm", "tar", "chmod"]
+cwd = ["{}"]
+"#,
+        jail.display()
+    ));
+    let at = |c: &str| {
+        p.check(&CheckRequest {
+            cwd: Some(&jail),
+            ..CheckRequest::new(c)
+        })
+    };
+    for c in [
+        "cp -r .git r.git",
+        "printf x > r.git/hooks/pre-receive",
+        "git push ./r.git HEAD:refs/heads/x",
+        "git push /tmp/r.git HEAD",
+        "git remote add x ./r.git",
+        "env -u GIT_CONFIG_COUNT git status",
+        "env -i git status",
+        "env - git status",
+        "exec -c git status",
+        "unset GIT_CONFIG_COUNT; git status",
+        "git merge-file .git/config base other",
+        "git checkout-index -f --prefix=.g it/hooks/pre-commit",
+        "git mailinfo .git/config p",
+        "git mailinfo m .git/config",
+        "git config --global color.ui x",
+        "git maintenance register",
+        "git interpret-trailers --in-place .git/config",
+        "git fast-import --export-marks=.git/config",
+        "git index-pack -o .git/config x.pack",
+        "git credential-store --file=.git/config get",
+        "git help -w log",
+        "git fetch foo::bar",
+        "git commit -S -m x",
+    ] {
+        let v = at(c);
+        assert!(!v.allowed, "{c}: {}", v.summary());
+    }
+    for c in [
+        "git push origin main",
+        "git fetch origin",
+        "git merge-file a base b",
+        "git status",
+        "env -u FOO ls",
+    ] {
+        let v = at(c);
+        assert!(v.allowed, "{c}: {}", v.summary());
+    }
+}
