@@ -729,10 +729,7 @@ fn env(args: &[Arg], out: &mut Expansion) -> Result<Step, String> {
         );
     }
     for v in p.values("-u").chain(p.values("--unset")) {
-        if !v
-            .lit()
-            .is_some_and(|n| !crate::danger::dangerous_variable(n))
-        {
+        if v.lit().is_none_or(crate::danger::dangerous_variable) {
             return Err(format!(
                 "env -u {}: unsetting this variable is not modelled",
                 v.display()
