@@ -721,187 +721,176 @@ allow = ["ls", "echo", "cat", "grep", "printf", "sed", "find", "git", "env", "te
 /// The third round of attacks (2026-12-01).
 #[test]
 fn red_team_third_round() {
-    let dir = tempfile::tempdir().unwrap();
-    let jail = std::fs::canonicalize(dir.path()).unwrap();
-    std::fs::create_dir_all(jail.join(".git")).unwrap();
-    let p = policy(&format!(
-        r#"
-default = "deny"
-allow = ["ls", "echo", "cat", "grep", "printf", "sed", "find", "xargs", "git", "env", "tee",
-         "sort", "head", "cp", "mv", "ln", "mkdir", "touch", "chmod", "dd", "rm", "awk", "tar",
-         "true"]
-cwd = ["{}"]
-"#,
-        jail.display()
-    ));
-    let at = |c: &str| {
-        p.check(&CheckRequest {
-            cwd: Some(&jail),
-            ..CheckRequest::new(c)
-        })
-    };
-    for c in [
-        "true & wait -n -p PATH; ls",
-        "wait -p HOME",
-        "read -e x",
-        "shopt -s nullglob; awk -- zz*zz 'BEGIN{system(\"touch m\")}'",
-        "x='BEGIN{system(\"touch m\")}'; awk -- \"$x\"",
-        "ln .git/config cfg",
-        "cp -l .git/config cfg",
-        "ln x .git/config cfg && echo x >> cfg",
-        "mv .git gg",
-        "mv .git/config x",
-        "rm .git/config",
-        "rm -r .git",
-        "printf x | dd of=.gi*/config oflag=append conv=notrunc",
-        "ln -s .git zz; printf x >> z*/config",
-        "ln -s .git zz; printf x | tee -- z*/config",
-        "git rebase --exe='id' HEAD~1",
-        "git rebase -qx 'id' HEAD~1",
-        "git rebase -fxid HEAD~1",
-        "git checkout-index -f --prefix=.git/ config",
-        "git checkout-index -f --prefix=/tmp/ci/ config",
-        "git apply --directory=.git x.patch",
-        "git clone . /tmp/clone",
-        "git worktree add /tmp/wt",
-        "git format-patch -o /tmp/x HEAD",
-        "git bundle create /tmp/b.bundle HEAD",
-        "git mv a .git/x",
-        "tar -x -f x.tar -C .git",
-        "tar -xf x.tar --directory=.git",
-        "tar -xf x.tar --transform='s,^,.git/hooks/,'",
-    ] {
-        let v = at(c);
-        assert!(!v.allowed, "{c}: {}", v.summary());
-    }
-    for c in [
-        "git rebase -i HEAD~2",
-        "git format-patch -o patches HEAD~1",
-        "tar -xf x.tar -C sub",
-        "cp a b",
-        "mv a b",
-        "git clone . copy",
-    ] {
-        let v = at(c);
-        assert!(v.allowed, "{c}: {}", v.summary());
-    }
+    let jail = Jail::new(&[
+        "ls", "echo", "cat", "grep", "printf", "sed", "find", "xargs", "git", "env", "tee", "sort",
+        "head", "cp", "mv", "ln", "mkdir", "touch", "chmod", "dd", "rm", "awk", "tar", "true",
+    ]);
+    jail.expect(
+        &[
+            "true & wait -n -p PATH; ls",
+            "wait -p HOME",
+            "read -e x",
+            "shopt -s nullglob; awk -- zz*zz 'BEGIN{system(\"touch m\")}'",
+            "x='BEGIN{system(\"touch m\")}'; awk -- \"$x\"",
+            "ln .git/config cfg",
+            "cp -l .git/config cfg",
+            "ln x .git/config cfg && echo x >> cfg",
+            "mv .git gg",
+            "mv .git/config x",
+            "rm .git/config",
+            "rm -r .git",
+            "printf x | dd of=.gi*/config oflag=append conv=notrunc",
+            "ln -s .git zz; printf x >> z*/config",
+            "ln -s .git zz; printf x | tee -- z*/config",
+            "git rebase --exe='id' HEAD~1",
+            "git rebase -qx 'id' HEAD~1",
+            "git rebase -fxid HEAD~1",
+            "git checkout-index -f --prefix=.git/ config",
+            "git checkout-index -f --prefix=/tmp/ci/ config",
+            "git apply --directory=.git x.patch",
+            "git clone . /tmp/clone",
+            "git worktree add /tmp/wt",
+            "git format-patch -o /tmp/x HEAD",
+            "git bundle create /tmp/b.bundle HEAD",
+            "git mv a .git/x",
+            "tar -x -f x.tar -C .git",
+            "tar -xf x.tar --directory=.git",
+            "tar -xf x.tar --transform='s,^,.git/hooks/,'",
+        ],
+        &[
+            "git rebase -i HEAD~2",
+            "git format-patch -o patches HEAD~1",
+            "tar -xf x.tar -C sub",
+            "cp a b",
+            "mv a b",
+            "git clone . copy",
+        ],
+    );
 }
 
 /// The fourth round of attacks (2026-12-01).
 #[test]
 fn red_team_fourth_round() {
-    let dir = tempfile::tempdir().unwrap();
-    let jail = std::fs::canonicalize(dir.path()).unwrap().join("jail");
-    std::fs::create_dir_all(jail.join(".git/hooks")).unwrap();
-    let p = policy(&format!(
-        r#"
-default = "deny"
-allow = ["ls", "echo", "cat", "printf", "grep", "sed", "find", "xargs", "git", "env", "tee",
-         "sort", "cp", "mv", "ln", "mkdir", "touch", "chmod", "rm", "tar", "awk", "dd", "install",
-         "make"]
-cwd = ["{}"]
-"#,
-        jail.display()
-    ));
-    let at = |c: &str| {
-        p.check(&CheckRequest {
-            cwd: Some(&jail),
-            ..CheckRequest::new(c)
-        })
-    };
-    for c in [
-        "sed -i'/tmp/PWNED_*' s/a/b/ a.txt",
-        "sed --in-place='../*' s/a/b/ a.txt",
-        "sed -i'.git/hooks/*' s/x/x/ pre-commit",
-        "sed 'a foo\\\\\n1e id' a.txt",
-        "sed '1a\\\\\n1e id' a.txt",
-        "install --strip-program=bash -s s.sh out",
-        "git -C ../other clean -fdx",
-        "git -C .. init -q",
-        "make -C .. all",
-        "git apply --no-index --unsafe-paths p.diff",
-        "git apply s.diff && touch lnk/x",
-        "git checkout -- lnk && touch lnk/x",
-        "tar xf a.tar && touch lnk/p",
-        "tar xf a.tar; cd lnk; touch p",
-        "sort -T /tmp f",
-        "git commit",
-        "git tag -a v1",
-    ] {
-        let v = at(c);
-        assert!(!v.allowed, "{c}: {}", v.summary());
-    }
-    for c in [
-        "sed -i.bak s/a/b/ a.txt",
-        "sed 'a\\\nfoo' a.txt",
-        "git commit -m 'x'",
-        "git tag v1",
-        "git -C . status",
-        "make -C sub",
-        "git checkout main && ls",
-    ] {
-        let v = at(c);
-        assert!(v.allowed, "{c}: {}", v.summary());
-    }
+    let jail = Jail::new(&[
+        "ls", "echo", "cat", "printf", "grep", "sed", "find", "xargs", "git", "env", "tee", "sort",
+        "cp", "mv", "ln", "mkdir", "touch", "chmod", "rm", "tar", "awk", "dd", "install", "make",
+    ]);
+    jail.expect(
+        &[
+            "sed -i'/tmp/PWNED_*' s/a/b/ a.txt",
+            "sed --in-place='../*' s/a/b/ a.txt",
+            "sed -i'.git/hooks/*' s/x/x/ pre-commit",
+            "sed 'a foo\\\\\n1e id' a.txt",
+            "sed '1a\\\\\n1e id' a.txt",
+            "install --strip-program=bash -s s.sh out",
+            "git -C ../other clean -fdx",
+            "git -C .. init -q",
+            "make -C .. all",
+            "git apply --no-index --unsafe-paths p.diff",
+            "git apply s.diff && touch lnk/x",
+            "git checkout -- lnk && touch lnk/x",
+            "tar xf a.tar && touch lnk/p",
+            "tar xf a.tar; cd lnk; touch p",
+            "sort -T /tmp f",
+            "git commit",
+            "git tag -a v1",
+        ],
+        &[
+            "sed -i.bak s/a/b/ a.txt",
+            "sed 'a\\\nfoo' a.txt",
+            "git commit -m 'x'",
+            "git tag v1",
+            "git -C . status",
+            "make -C sub",
+            "git checkout main && ls",
+        ],
+    );
 }
 
 /// The fifth round of attacks (2026-12-01).
 #[test]
 fn red_team_fifth_round() {
-    let dir = tempfile::tempdir().unwrap();
-    let jail = std::fs::canonicalize(dir.path()).unwrap().join("jail");
-    std::fs::create_dir_all(jail.join(".git/hooks")).unwrap();
-    let p = policy(&format!(
-        r#"
-default = "deny"
-allow = ["ls", "echo", "cat", "printf", "grep", "sed", "find", "xargs", "git", "env", "tee",
-         "sort", "cp", "mv", "ln", "mkdir", "touch", "chmod", "rm", "tar", "chmod"]
-cwd = ["{}"]
-"#,
-        jail.display()
-    ));
-    let at = |c: &str| {
-        p.check(&CheckRequest {
-            cwd: Some(&jail),
-            ..CheckRequest::new(c)
-        })
-    };
-    for c in [
-        "cp -r .git r.git",
-        "printf x > r.git/hooks/pre-receive",
-        "git push ./r.git HEAD:refs/heads/x",
-        "git push /tmp/r.git HEAD",
-        "git remote add x ./r.git",
-        "env -u GIT_CONFIG_COUNT git status",
-        "env -i git status",
-        "env - git status",
-        "exec -c git status",
-        "unset GIT_CONFIG_COUNT; git status",
-        "git merge-file .git/config base other",
-        "git checkout-index -f --prefix=.g it/hooks/pre-commit",
-        "git mailinfo .git/config p",
-        "git mailinfo m .git/config",
-        "git config --global color.ui x",
-        "git maintenance register",
-        "git interpret-trailers --in-place .git/config",
-        "git fast-import --export-marks=.git/config",
-        "git index-pack -o .git/config x.pack",
-        "git credential-store --file=.git/config get",
-        "git help -w log",
-        "git fetch foo::bar",
-        "git commit -S -m x",
-    ] {
-        let v = at(c);
-        assert!(!v.allowed, "{c}: {}", v.summary());
+    let jail = Jail::new(&[
+        "ls", "echo", "cat", "printf", "grep", "sed", "find", "xargs", "git", "env", "tee", "sort",
+        "cp", "mv", "ln", "mkdir", "touch", "chmod", "rm", "tar", "chmod",
+    ]);
+    jail.expect(
+        &[
+            "cp -r .git r.git",
+            "printf x > r.git/hooks/pre-receive",
+            "git push ./r.git HEAD:refs/heads/x",
+            "git push /tmp/r.git HEAD",
+            "git remote add x ./r.git",
+            "env -u GIT_CONFIG_COUNT git status",
+            "env -i git status",
+            "env - git status",
+            "exec -c git status",
+            "unset GIT_CONFIG_COUNT; git status",
+            "git merge-file .git/config base other",
+            "git checkout-index -f --prefix=.g it/hooks/pre-commit",
+            "git mailinfo .git/config p",
+            "git mailinfo m .git/config",
+            "git config --global color.ui x",
+            "git maintenance register",
+            "git interpret-trailers --in-place .git/config",
+            "git fast-import --export-marks=.git/config",
+            "git index-pack -o .git/config x.pack",
+            "git credential-store --file=.git/config get",
+            "git help -w log",
+            "git fetch foo::bar",
+            "git commit -S -m x",
+        ],
+        &[
+            "git push origin main",
+            "git fetch origin",
+            "git merge-file a base b",
+            "git status",
+            "env -u FOO ls",
+        ],
+    );
+}
+
+/// A directory with a `.git/hooks`, and a deny-by-default policy allowing `allow` that keeps
+/// jobs to it.
+struct Jail {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    policy: Policy,
+}
+
+impl Jail {
+    fn new(allow: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = std::fs::canonicalize(dir.path()).unwrap().join("jail");
+        std::fs::create_dir_all(path.join(".git/hooks")).unwrap();
+        let list: Vec<String> = allow.iter().map(|a| format!("{a:?}")).collect();
+        let policy = policy(&format!(
+            "default = \"deny\"\nallow = [{}]\ncwd = [\"{}\"]\n",
+            list.join(", "),
+            path.display()
+        ));
+        Self {
+            _dir: dir,
+            path,
+            policy,
+        }
     }
-    for c in [
-        "git push origin main",
-        "git fetch origin",
-        "git merge-file a base b",
-        "git status",
-        "env -u FOO ls",
-    ] {
-        let v = at(c);
-        assert!(v.allowed, "{c}: {}", v.summary());
+
+    /// Each of `refused` must be refused and each of `allowed` allowed, run in the jail.
+    fn expect(&self, refused: &[&str], allowed: &[&str]) {
+        let at = |c: &str| {
+            self.policy.check(&CheckRequest {
+                cwd: Some(&self.path),
+                ..CheckRequest::new(c)
+            })
+        };
+        for c in refused {
+            let v = at(c);
+            assert!(!v.allowed, "{c}: {}", v.summary());
+        }
+        for c in allowed {
+            let v = at(c);
+            assert!(v.allowed, "{c}: {}", v.summary());
+        }
     }
 }
