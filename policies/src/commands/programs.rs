@@ -1252,10 +1252,18 @@ fn make(base: &str, args: &[Arg], out: &mut Expansion) -> Option<Step> {
     while let Some(a) = args.get(i) {
         let s = match a {
             Arg::Lit(s) => s.as_str(),
+            // `-j"$(nproc)"`: a value attached to -j or -l cannot become another option.
+            Arg::Dyn(d) if !d.may_split && matches!(d.prefix.as_str(), "-j" | "-l") => {
+                i += 1;
+                continue;
+            }
             Arg::Dyn(d) if d.could_be_option() || d.src.contains('=') => {
                 return refuse(
                     out,
-                    format!("{base}: the word {} is only known at run time", d.src),
+                    format!(
+                        "{base}: the word {} is only known at run time (quote it)",
+                        d.src
+                    ),
                 );
             }
             Arg::Dyn(_) => {

@@ -203,7 +203,7 @@ fn programs_own_ways_to_run_programs() {
 default = "deny"
 allow = ["ls", "echo", "cat", "sed", "tar", "cargo", "python3", "node", "make", "npm", "ed",
          "git", "rg", "awk", "bash", "sh", "zsh", "ssh", "find", "xargs", "watch", "vim", "less",
-         "rsync", "zip", "sort", "printf", "grep"]
+         "rsync", "zip", "sort", "printf", "grep", "nproc"]
 "#,
     );
     all_refused(&p, PROGRAMS_THAT_RUN_PROGRAMS);
@@ -219,6 +219,7 @@ allow = ["ls", "echo", "cat", "sed", "tar", "cargo", "python3", "node", "make", 
             "python3 -m pytest -q",
             "node script.js",
             "make -j4",
+            "make -j\"$(nproc)\"",
             "npm test --silent",
             "git status",
             "rg -n foo src",
