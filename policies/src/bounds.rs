@@ -74,10 +74,7 @@ impl Budget {
             }
             None => {
                 self.exceeded.set(true);
-                Err(format!(
-                    "the command nests too deeply to analyse (more than {MAX_TOKENS} brackets, \
-substitutions, keywords or operators that open a level)"
-                ))
+                Err(too_deep())
             }
         }
     }
@@ -86,8 +83,13 @@ substitutions, keywords or operators that open a level)"
 /// Runs `f` with a stack large enough for what it may parse. `Err` when even the largest
 /// allowed stack would not do (or the thread could not start).
 pub fn run<T: Send>(text: &str, f: impl Fn(&Budget) -> T + Send + Sync) -> Result<T, String> {
-    if nesting_tokens(text) <= INLINE_TOKENS {
-        let budget = Budget::new(INLINE_TOKENS);
+    // The command itself is counted once, here; `f` charges only the strings nested in it.
+    let top = nesting_tokens(text);
+    if top > MAX_TOKENS {
+        return Err(too_deep());
+    }
+    if top <= INLINE_TOKENS {
+        let budget = Budget::new(INLINE_TOKENS - top);
         let out = f(&budget);
         if !budget.exceeded.get() {
             return Ok(out);
@@ -99,20 +101,24 @@ pub fn run<T: Send>(text: &str, f: impl Fn(&Budget) -> T + Send + Sync) -> Resul
             .name("policy-check".into())
             .stack_size(stack)
             .spawn_scoped(s, || {
-                let budget = Budget::new(MAX_TOKENS);
+                let budget = Budget::new(MAX_TOKENS - top);
                 let out = f(&budget);
                 (out, budget.exceeded.get())
             })
             .map_err(|e| format!("cannot start the analysis: {e}"))?;
         match handle.join() {
-            Ok((_, true)) => Err(format!(
-                "the command nests too deeply to analyse (more than {MAX_TOKENS} brackets, \
-substitutions, keywords or operators that open a level)"
-            )),
+            Ok((_, true)) => Err(too_deep()),
             Ok((out, false)) => Ok(out),
             Err(_) => Err("the analysis failed on this command".to_string()),
         }
     })
+}
+
+fn too_deep() -> String {
+    format!(
+        "the command nests too deeply to analyse (more than {MAX_TOKENS} brackets, \
+substitutions, keywords or operators that open a level)"
+    )
 }
 
 #[cfg(test)]

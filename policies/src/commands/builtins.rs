@@ -103,20 +103,8 @@ const REFUSED: &[(&str, &str)] = &[
 /// `globstar`: they change what a glob in a checked path matches; not `nullglob`: a glob that
 /// vanishes moves the words after it; not `lastpipe`: it keeps a pipeline's last `cd`.)
 const SAFE_SHOPT: &[&str] = &["failglob", "nocasematch", "inherit_errexit"];
-/// (Not `physical`: it changes how `cd` takes `..`; not `allexport`, `keyword`, `posix`.)
-const SAFE_SET_LONG: &[&str] = &[
-    "errexit",
-    "nounset",
-    "pipefail",
-    "xtrace",
-    "verbose",
-    "noglob",
-    "noclobber",
-    "errtrace",
-    "functrace",
-    "notify",
-    "monitor",
-];
+/// Besides [`vars::SAFE_SET_OPTIONS`], job-control options the builtin may turn on.
+const SAFE_SET_JOB_CONTROL: &[&str] = &["notify", "monitor"];
 
 pub(super) fn is_builtin(name: &str) -> bool {
     BUILTINS.contains(&name)
@@ -258,7 +246,9 @@ pub(super) fn step(name: &str, args: &[Arg], inv: &Invocation, out: &mut Expansi
                     Some("-o") | Some("+o") => {
                         match lits.get(i + 1).copied().flatten() {
                             None => {}
-                            Some(o) if SAFE_SET_LONG.contains(&o) => {}
+                            Some(o)
+                                if vars::SAFE_SET_OPTIONS.contains(&o)
+                                    || SAFE_SET_JOB_CONTROL.contains(&o) => {}
                             Some(o) => return refuse(out, format!("-o {o} is not modelled")),
                         }
                         i += 2;

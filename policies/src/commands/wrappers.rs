@@ -474,19 +474,6 @@ const OTHER_SHELLS: &[&str] = &[
     "posh",
     "busybox-sh",
 ];
-/// `set -o` names that only change error handling or tracing.
-const SAFE_SHELL_OPTIONS: &[&str] = &[
-    "errexit",
-    "nounset",
-    "pipefail",
-    "xtrace",
-    "verbose",
-    "noglob",
-    "noclobber",
-    "noexec",
-    "errtrace",
-    "functrace",
-];
 
 /// Wrappers whose options are not modelled: run as `wrapper COMMAND...` with no options, the
 /// command is the rest; with any option, refused.
@@ -916,7 +903,10 @@ fn shell(base: &str, args: &[Arg], out: &mut Expansion) -> Option<Step> {
     }
     for o in ["-o", "-O"] {
         for v in p.values(o) {
-            if !v.lit().is_some_and(|n| SAFE_SHELL_OPTIONS.contains(&n)) {
+            if !v
+                .lit()
+                .is_some_and(|n| vars::SAFE_SET_OPTIONS.contains(&n) || n == "noexec")
+            {
                 out.refuse(format!(
                     "{base} {o} {}: this shell option is not modelled",
                     v.display()

@@ -188,7 +188,10 @@ pub(crate) fn analyse_at(
         a.refuse(reason);
         return a;
     }
-    if let Err(reason) = budget.take(command) {
+    // The top-level command was counted by `bounds::run`.
+    if depth > 0
+        && let Err(reason) = budget.take(command)
+    {
         a.refuse(reason);
         return a;
     }

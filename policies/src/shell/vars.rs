@@ -156,3 +156,18 @@ code, or change how commands are found), which is not modelled"
     }
     None
 }
+
+/// `set -o` names that only change error handling or tracing (not `physical`, which changes
+/// how `cd` takes `..`, nor `allexport`, `keyword` or `posix`): the base of what `set -o`
+/// and `bash -o` may name.
+pub const SAFE_SET_OPTIONS: &[&str] = &[
+    "errexit",
+    "nounset",
+    "pipefail",
+    "xtrace",
+    "verbose",
+    "noglob",
+    "noclobber",
+    "errtrace",
+    "functrace",
+];
