@@ -12,6 +12,9 @@ pub enum SpawnError {
     /// The operating system refused to start the process.
     #[error("could not start the process: {0}")]
     Io(#[from] io::Error),
+    /// A sandbox was asked for and cannot be enforced here: the job is not run with less.
+    #[error("the sandbox cannot be enforced, so nothing was run: {0}")]
+    Sandbox(String),
     /// The executor is unavailable (e.g. a remote host cannot be reached).
     #[error("{0}")]
     Unavailable(String),

@@ -13,7 +13,7 @@ mod spec;
 pub mod ssh;
 
 pub use error::{ControlError, SpawnError, StdinError};
-pub use spec::{ExitInfo, JobSpec, Outcome, ResourceUsage, Stream};
+pub use spec::{ExitInfo, JobSpec, Outcome, ResourceUsage, SandboxSpec, Stream};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -26,6 +26,23 @@ pub struct JobSpec {
     /// A marker the executor attaches to every process of the job (inherited by descendants), so
     /// that processes that left the job's process group can still be found and killed.
     pub tag: String,
+    /// Kernel confinement of the job's whole tree (local jobs only); `None`: none.
+    pub sandbox: Option<SandboxSpec>,
+}
+
+/// What the kernel confines for a job and every descendant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxSpec {
+    /// `Some`: the job may write beneath these directories only (and to `/dev/null`, its
+    /// terminal and a few such devices); `None`: writes are not confined.
+    pub writable: Option<Vec<PathBuf>>,
+    /// Existing places, inside writable roots, that stay read-only.
+    pub read_only: Vec<PathBuf>,
+    /// Places that are neither readable nor writable (an empty, unreadable stand-in replaces
+    /// them).
+    pub hide: Vec<PathBuf>,
+    /// Whether the job may use IP networking.
+    pub network: bool,
 }
 
 /// How a job's main process ended.

@@ -32,8 +32,11 @@ pub(crate) struct Prepared {
     /// Where the child runs until it has `exec`ed: any CPU but the one the parent waits on
     /// (see [`spawn`]); `None` when there is no other.
     away: Option<libc::cpu_set_t>,
-    /// Write end of a close-on-exec pipe: the child writes `errno` there if `exec` fails.
+    /// Write end of a close-on-exec pipe: the child writes the failed step and `errno` there
+    /// if it cannot `exec`.
     err_w: RawFd,
+    /// Kernel confinement to apply just before `exec`.
+    confine: Option<super::sandbox::Confinement>,
 }
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
@@ -91,7 +94,13 @@ impl Prepared {
             parent: unsafe { libc::getpid() },
             away: None,
             err_w: -1,
+            confine: None,
         })
+    }
+
+    /// Confines the child (and so all its descendants) before it `exec`s.
+    pub(crate) fn confine(&mut self, c: super::sandbox::Confinement) {
+        self.confine = Some(c);
     }
 }
 
@@ -193,16 +202,26 @@ pub(crate) fn spawn(mut p: Prepared) -> io::Result<u32> {
         a.apply(pid);
     }
     drop(err_w);
-    let mut errno = [0u8; 4];
-    // SAFETY: `errno` is valid for 4 bytes. The child has exec'ed (the pipe closed on exec: 0
-    // bytes) or written its errno and exited.
-    let n = unsafe { libc::read(err_r.as_raw_fd(), errno.as_mut_ptr().cast(), 4) };
+    let mut report = [0u8; 8];
+    // SAFETY: `report` is valid for 8 bytes. The child has exec'ed (the pipe closed on exec: 0
+    // bytes) or written its step and errno and exited.
+    let n = unsafe { libc::read(err_r.as_raw_fd(), report.as_mut_ptr().cast(), 8) };
     drop(stack);
-    if n == 4 {
+    if n == 8 {
         let mut status = 0;
         // SAFETY: reaping our own child; status is a valid int.
         unsafe { libc::waitpid(pid, &mut status, 0) };
-        return Err(io::Error::from_raw_os_error(i32::from_ne_bytes(errno)));
+        let [s0, s1, s2, s3, e0, e1, e2, e3] = report;
+        let errno = io::Error::from_raw_os_error(i32::from_ne_bytes([e0, e1, e2, e3]));
+        return Err(
+            match super::sandbox::Step::from_code(u32::from_ne_bytes([s0, s1, s2, s3])) {
+                Some(step) => io::Error::new(
+                    errno.kind(),
+                    format!("sandbox: {}: {errno}", step.describe()),
+                ),
+                None => errno,
+            },
+        );
     }
     u32::try_from(pid).map_err(io::Error::other)
 }
@@ -212,10 +231,23 @@ pub(crate) fn spawn(mut p: Prepared) -> io::Result<u32> {
 /// # Safety
 /// Only to be called in the cloned child.
 unsafe fn fail(p: &Prepared) -> ! {
+    // SAFETY: as for `fail_at`.
+    unsafe { fail_at(p, 0) }
+}
+
+/// Reports the failed `step` (0: not a sandbox step) and `errno` to the parent, and exits.
+///
+/// # Safety
+/// Only to be called in the cloned child.
+unsafe fn fail_at(p: &Prepared, step: u32) -> ! {
     // SAFETY: errno location and write are async-signal-safe; `err_w` is open.
     unsafe {
-        let bytes = (*libc::__errno_location()).to_ne_bytes();
-        libc::write(p.err_w, bytes.as_ptr().cast(), 4);
+        let errno = (*libc::__errno_location()).to_ne_bytes();
+        let step = step.to_ne_bytes();
+        let report = [
+            step[0], step[1], step[2], step[3], errno[0], errno[1], errno[2], errno[3],
+        ];
+        libc::write(p.err_w, report.as_ptr().cast(), 8);
         libc::_exit(127)
     }
 }
@@ -257,6 +289,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         // The server may have died between clone and prctl: then nobody would kill us.
         if libc::getppid() != p.parent {
             libc::_exit(137);
+        }
+        if let Some(c) = &p.confine
+            && let Err(step) = c.apply()
+        {
+            fail_at(p, step as u32);
         }
         if let Some(cwd) = &p.cwd
             && libc::chdir(cwd.as_ptr()) < 0

@@ -8,7 +8,10 @@
 mod child;
 mod fdio;
 mod reaper;
+mod sandbox;
 mod tree;
+
+pub use sandbox::Support as SandboxSupport;
 
 pub use tree::{TAG_VAR, kill_tagged};
 
@@ -47,12 +50,29 @@ pub struct LocalExecutor {
     base_env: Vec<(OsString, OsString)>,
     /// Signals the server ignores (SIG_IGN survives `exec`, so the child resets them).
     ignored: Vec<i32>,
+    /// What the kernel can confine here, probed once.
+    support: sandbox::Support,
+    /// Stand-ins for hidden places (`None` without a scratch directory: then nothing can be
+    /// hidden).
+    stand_ins: Option<sandbox::StandIns>,
 }
 
 impl LocalExecutor {
     /// Finds bash and starts the process-wide reaper (which makes this process a child
     /// subreaper).
     pub fn new() -> io::Result<Self> {
+        Self::build(None)
+    }
+
+    /// Like [`LocalExecutor::new`], with a private directory (only the server writes there)
+    /// for the sandbox's stand-ins for hidden places.
+    pub fn with_scratch(dir: &Path) -> io::Result<Self> {
+        Self::build(Some(dir))
+    }
+
+    fn build(scratch: Option<&Path>) -> io::Result<Self> {
+        let stand_ins = scratch.map(sandbox::StandIns::create).transpose()?;
+        let support = sandbox::probe(stand_ins.as_ref());
         let shell = ["/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"]
             .iter()
             .map(PathBuf::from)
@@ -63,7 +83,14 @@ impl LocalExecutor {
             reaper: reaper::global()?,
             base_env: std::env::vars_os().filter(|(k, _)| k != TAG_VAR).collect(),
             ignored: child::ignored_signals(),
+            support,
+            stand_ins,
         })
+    }
+
+    /// What this machine's kernel can confine.
+    pub fn sandbox_support(&self) -> &SandboxSupport {
+        &self.support
     }
 
     fn spawn_now(&self, spec: JobSpec, sink: Arc<dyn OutputSink>) -> Result<Spawned, SpawnError> {
@@ -114,7 +141,7 @@ impl LocalExecutor {
             let (e_r, e_w) = pipe()?;
             ([in_r, o_w, e_w], None, in_w, Some(o_r), Some(e_r))
         };
-        let prepared = child::Prepared::new(
+        let mut prepared = child::Prepared::new(
             &self.shell,
             &[OsStr::new("-c"), OsStr::new(&spec.command)],
             &env,
@@ -127,6 +154,19 @@ impl LocalExecutor {
             spec.pty,
             &self.ignored,
         )?;
+        if let Some(sb) = &spec.sandbox {
+            let terminal = if spec.pty {
+                terminal_path(&child_stdio[0])
+            } else {
+                None
+            };
+            prepared.confine(sandbox::Confinement::prepare(
+                &self.support,
+                sb,
+                self.stand_ins.as_ref(),
+                terminal.as_deref(),
+            )?);
+        }
         let registered = self.reaper.spawn(|| child::spawn(prepared))?;
         // The child has its copies: closing ours lets the job see end-of-file on stdin when we
         // close the write end, and lets the pty master read end-of-file when the job is done.
@@ -174,6 +214,13 @@ impl LocalExecutor {
         });
         Ok(Spawned { process, outcome })
     }
+}
+
+/// The path of a terminal device, to let a confined job reopen its own terminal.
+fn terminal_path(fd: &OwnedFd) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .ok()
+        .filter(|p| p.starts_with("/dev/"))
 }
 
 /// A close-on-exec pipe: (read end, write end).

@@ -112,6 +112,12 @@ impl Executor for SshExecutor {
                     "the command contains a NUL byte".into(),
                 ));
             }
+            if spec.sandbox.is_some() {
+                // This server's kernel cannot confine a process on another machine.
+                return Err(SpawnError::Sandbox(
+                    "a remote job cannot be confined by this server's kernel".into(),
+                ));
+            }
             let command = remote::command_line(&spec);
             let pgid = Arc::new(AtomicI64::new(0));
             let (exit_tx, exit_rx) = oneshot::channel();
