@@ -28,6 +28,9 @@ pub struct Record<'a> {
     /// For `interact`: the text sent (cut to 1 KiB).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<&'a str>,
+    /// The sandbox an allowed local job runs in (`check`: would run in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<&'a str>,
 }
 
 /// An append-only JSON-lines file.

@@ -63,6 +63,9 @@ pub struct ConfigFile {
     pub policy: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub audit_log: Option<PathBuf>,
+    /// The kernel sandbox for local jobs: "off", "read-only" or "workspace-write" (with no
+    /// network); combined with a policy's `[sandbox]`, the stricter wins.
+    pub sandbox: Option<String>,
     #[serde(default)]
     pub limits: LimitsFile,
     #[serde(default)]
@@ -107,6 +110,9 @@ pub struct HostFile {
     pub max_concurrent: Option<usize>,
     /// Longest `timeout` a job on this host may ask for, in seconds.
     pub max_timeout: Option<f64>,
+    /// `"off"`: this host's jobs may run while the server's sandbox is on (they cannot be
+    /// confined by it). Nothing else is accepted: a host cannot be sandboxed from here.
+    pub sandbox: Option<String>,
 }
 
 /// `~/x` → `$HOME/x`.
@@ -121,6 +127,17 @@ pub fn expand_home(p: &std::path::Path) -> PathBuf {
 }
 
 impl HostFile {
+    /// Whether the host opts out of the server's sandbox.
+    pub fn sandbox_off(&self) -> anyhow::Result<bool> {
+        match self.sandbox.as_deref() {
+            None => Ok(false),
+            Some("off") => Ok(true),
+            Some(other) => anyhow::bail!(
+                "hosts.*.sandbox: only \"off\" is accepted (a remote job cannot be confined by this server), not {other:?}"
+            ),
+        }
+    }
+
     /// The executor's view of this host.
     pub fn resolve(&self, name: &str) -> anyhow::Result<executors::ssh::SshHost> {
         let secs = |v: Option<f64>, default: f64, what: &str| -> anyhow::Result<Duration> {

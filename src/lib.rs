@@ -14,6 +14,8 @@ pub mod http;
 pub mod jobs;
 pub mod noop;
 pub mod output;
+pub mod sandbox;
+pub mod sandbox_cli;
 pub mod serve;
 pub mod state_dir;
 pub mod tools;

@@ -47,6 +47,11 @@ struct ServeArgs {
     /// Ended jobs remembered before the oldest are forgotten.
     #[arg(long)]
     max_retained: Option<usize>,
+    /// Run every local job in a kernel sandbox: `read-only` or `workspace-write` (the
+    /// workspace is the policy's `cwd` roots, or the starting directory), with no network.
+    /// Combined with a policy's `[sandbox]`, the stricter wins.
+    #[arg(long, value_name = "MODE")]
+    sandbox: Option<String>,
     /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio, at /mcp.
     #[arg(long, value_name = "ADDR")]
     http: Option<std::net::SocketAddr>,
@@ -84,6 +89,19 @@ enum Cmd {
         /// The command line, as one argument.
         command: String,
     },
+    /// Show what this machine's kernel can confine, what each sandbox mode would enforce
+    /// here, and the sandbox the given config, policy and --sandbox ask for.
+    Sandbox {
+        /// Config file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Policy file (TOML).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Sandbox mode, as for the server.
+        #[arg(long, value_name = "MODE")]
+        sandbox: Option<String>,
+    },
     /// Internal: the watchdog that kills the jobs of a server that died.
     #[command(name = "__guardian", hide = true)]
     Guardian { instance: String },
@@ -109,6 +127,16 @@ fn main() {
             json,
             &command,
         )),
+        Some(Cmd::Sandbox {
+            config,
+            policy,
+            sandbox,
+        }) => std::process::exit(mcp_jobs::sandbox_cli::run(&ServeOptions {
+            config,
+            policy,
+            sandbox,
+            ..ServeOptions::default()
+        })),
         Some(Cmd::NoopServer) => {
             let code = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -142,6 +170,7 @@ fn main() {
         ring_size: a.ring_size,
         default_timeout: a.default_timeout,
         max_retained: a.max_retained,
+        sandbox: a.sandbox,
         http: a.http.map(|addr| mcp_jobs::http::HttpOptions {
             addr,
             token_file: a.token_file,

@@ -18,9 +18,11 @@ use crate::config::{ConfigFile, Limits};
 use crate::jobs::JobManager;
 use crate::jobs::journal::{self, Journal};
 use crate::jobs::manager::HostRules;
+use crate::sandbox::Sandbox;
 use crate::state_dir::Runs;
 use crate::tools::JobServer;
 use policies::Policy;
+use policies::sandbox::FilesystemMode;
 
 /// How long shutdown may take before the server exits anyway.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
@@ -37,6 +39,8 @@ pub struct ServeOptions {
     pub ring_size: Option<usize>,
     pub default_timeout: Option<f64>,
     pub max_retained: Option<usize>,
+    /// `--sandbox MODE`: run local jobs in that filesystem mode, with no network.
+    pub sandbox: Option<String>,
     /// Serve Streamable HTTP instead of stdio.
     pub http: Option<crate::http::HttpOptions>,
 }
@@ -67,7 +71,7 @@ fn state_dir(explicit: Option<PathBuf>, instance: &str) -> anyhow::Result<StateD
 }
 
 /// The config file named by the flags, or the user's, or none.
-fn config_file(opts: &ServeOptions) -> anyhow::Result<(ConfigFile, Option<PathBuf>)> {
+pub(crate) fn config_file(opts: &ServeOptions) -> anyhow::Result<(ConfigFile, Option<PathBuf>)> {
     let config_path = opts.config.clone().or_else(ConfigFile::default_path);
     let file = match &config_path {
         Some(p) => ConfigFile::load(p)?,
@@ -77,7 +81,7 @@ fn config_file(opts: &ServeOptions) -> anyhow::Result<(ConfigFile, Option<PathBu
 }
 
 /// The policy: `--policy`, else the config's `policy` (relative to the config file), else none.
-fn policy(
+pub(crate) fn policy(
     opts: &ServeOptions,
     file: &ConfigFile,
     config_path: Option<&Path>,
@@ -100,6 +104,28 @@ fn policy(
         }
         None => Ok(Policy::allow_all()),
     }
+}
+
+/// The sandbox of local jobs: the policy's `[sandbox]` and `--sandbox` (or the config's
+/// `sandbox`), the stricter of them.
+pub fn sandbox(
+    opts: &ServeOptions,
+    file: &ConfigFile,
+    policy: &Policy,
+) -> anyhow::Result<Option<Arc<Sandbox>>> {
+    let mode = match opts.sandbox.as_deref().or(file.sandbox.as_deref()) {
+        None => None,
+        Some(m) => match FilesystemMode::parse(m) {
+            // `--sandbox off` adds nothing (a policy's own sandbox still applies).
+            Some(FilesystemMode::Off) => None,
+            Some(mode) => Some(mode),
+            None => anyhow::bail!(
+                "the sandbox mode must be {}, not {m:?}",
+                FilesystemMode::NAMES
+            ),
+        },
+    };
+    Ok(Sandbox::resolve(policy, mode)?.map(Arc::new))
 }
 
 /// Builds the manager from the config file and flags.
@@ -154,8 +180,19 @@ fn manager(
     if let Some(n) = opts.max_retained {
         limits.max_retained = n;
     }
-    let local: Arc<dyn Executor> =
-        Arc::new(LocalExecutor::new().context("cannot start the local executor")?);
+    let sandbox = sandbox(opts, file, &policy)?;
+    let local = Arc::new(
+        LocalExecutor::with_scratch(&state.root).context("cannot start the local executor")?,
+    );
+    if let Some(s) = &sandbox {
+        tracing::info!("local jobs run in a sandbox:\n{}", s.describe());
+        if let Some(why) = local.sandbox_support().refusal(&s.spec(&policy, None)) {
+            tracing::warn!(
+                "the sandbox cannot be enforced on this machine, so every local job will be refused: {why}"
+            );
+        }
+    }
+    let local: Arc<dyn Executor> = local;
     let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
     executors.insert("local".into(), local);
     let mut host_rules = HashMap::new();
@@ -189,6 +226,7 @@ fn manager(
                 policy,
                 max_concurrent: host.max_concurrent,
                 max_timeout,
+                sandbox_off: host.sandbox_off()?,
             },
         );
     }
@@ -200,7 +238,8 @@ fn manager(
         executors,
         host_rules,
         instance.to_string(),
-    );
+    )
+    .with_sandbox(sandbox);
     if state.temp.is_some() {
         // Nothing outlives this run.
         return Ok(manager);

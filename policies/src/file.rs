@@ -34,6 +34,20 @@ struct PolicyFile {
     /// Places commands may not write, besides the built-in ones.
     #[serde(default)]
     protect: Vec<String>,
+    sandbox: Option<Spanned<SandboxFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxFile {
+    filesystem: Option<String>,
+    #[serde(default)]
+    writable: Vec<String>,
+    #[serde(default)]
+    hide: Vec<String>,
+    /// False (no IP networking) unless said otherwise.
+    #[serde(default)]
+    network: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,15 +173,76 @@ fn paths(list: &[String]) -> Vec<PathBuf> {
         .collect()
 }
 
+fn sandbox(
+    ctx: &Ctx<'_>,
+    s: &Spanned<SandboxFile>,
+) -> Result<crate::sandbox::SandboxConfig, PolicyError> {
+    use crate::sandbox::{FilesystemMode, SandboxConfig, expand_home};
+    let at = Some(s.span().start);
+    let f = s.get_ref();
+    let filesystem = match &f.filesystem {
+        None => FilesystemMode::Off,
+        Some(m) => FilesystemMode::parse(m).ok_or_else(|| {
+            ctx.err(
+                at,
+                format!(
+                    "sandbox.filesystem must be {}, not {m:?}",
+                    FilesystemMode::NAMES
+                ),
+            )
+        })?,
+    };
+    let absolute = |what: &str, list: &[String]| -> Result<Vec<PathBuf>, PolicyError> {
+        list.iter()
+            .map(|p| {
+                let e = expand_home(p);
+                if e.is_absolute() {
+                    Ok(crate::paths::normalize(&e))
+                } else {
+                    Err(ctx.err(
+                        at,
+                        format!("sandbox.{what}: {p:?} must be an absolute path or start with ~/"),
+                    ))
+                }
+            })
+            .collect()
+    };
+    let writable = absolute("writable", &f.writable)?;
+    if filesystem != FilesystemMode::WorkspaceWrite && !writable.is_empty() {
+        return Err(ctx.err(
+            at,
+            "sandbox.writable needs filesystem = \"workspace-write\"",
+        ));
+    }
+    Ok(SandboxConfig {
+        filesystem,
+        writable,
+        hide: absolute("hide", &f.hide)?,
+        network: f.network,
+    })
+}
+
 /// Parses and compiles a policy. `path` names the source in messages.
 pub(crate) fn compile(text: &str, path: &str) -> Result<Policy, PolicyError> {
     let ctx = Ctx { path, text };
     let file: PolicyFile = toml::from_str(text)
         .map_err(|e| ctx.err(e.span().map(|s| s.start), e.message().to_string()))?;
+    // A file that only configures the sandbox vets no command: the kernel confines them.
+    let sandbox_only = file.sandbox.is_some()
+        && file.allow.is_empty()
+        && file.deny.is_empty()
+        && file.rule.is_empty()
+        && file.hosts.is_empty();
     let default = match &file.default {
         Some(d) => action(&ctx, d.get_ref(), d.span().start)?,
+        None if sandbox_only => Action::Allow,
         None => Action::Deny,
     };
+    let sandbox = file
+        .sandbox
+        .as_ref()
+        .map(|s| sandbox(&ctx, s))
+        .transpose()?;
     let mut rules = Vec::new();
     for s in &file.deny {
         rules.push(list_rule(&ctx, s, Action::Deny, None)?);
@@ -251,6 +326,7 @@ pub(crate) fn compile(text: &str, path: &str) -> Result<Policy, PolicyError> {
         env_allow: file.env.allow,
         env_pass: file.env.pass,
         protect: file.protect.clone(),
+        sandbox,
         protected: std::sync::OnceLock::new(),
         limits: Limits {
             max_timeout: secs(file.limits.max_timeout, "max_timeout")?,

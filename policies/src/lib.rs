@@ -27,6 +27,7 @@ mod error;
 mod file;
 pub mod paths;
 pub mod rules;
+pub mod sandbox;
 pub mod shell;
 
 use std::collections::BTreeMap;
@@ -106,6 +107,8 @@ pub struct Policy {
     /// Places commands may not write (besides [`paths::DEFAULT_PROTECT`]): the policy's
     /// `protect` list and what the server adds (its own state).
     pub protect: Vec<String>,
+    /// The `[sandbox]` section: what the kernel confines for jobs under this policy.
+    pub sandbox: Option<sandbox::SandboxConfig>,
     /// All protected places, compiled once (resolving them touches the file system).
     protected: std::sync::OnceLock<Vec<paths::Protected>>,
 }
@@ -141,8 +144,16 @@ impl Policy {
             limits: Limits::default(),
             hosts: BTreeMap::new(),
             protect: Vec::new(),
+            sandbox: None,
             protected: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The places inside `roots` a sandboxed job may not write although the roots are
+    /// writable, and the repositories' missing `hooks` directories (see
+    /// [`sandbox::read_only_places`]).
+    pub fn sandbox_read_only(&self, roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        sandbox::read_only_places(roots, self.protected())
     }
 
     /// Protects `path` (and what is under it) from writes by commands: the server adds its

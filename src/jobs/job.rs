@@ -71,6 +71,11 @@ pub struct Job {
     stdin_allowed: std::sync::atomic::AtomicBool,
     /// The environment the job starts with: (start from empty, variables).
     environment: Mutex<(bool, Vec<(String, String)>)>,
+    /// The sandbox the job runs in (local jobs under a sandboxing policy).
+    sandbox: Mutex<Option<crate::sandbox::SandboxSummary>>,
+    /// The job's private temporary directory (sandboxed jobs): removed when the job is
+    /// forgotten, or at the server's exit.
+    tmpdir: Mutex<Option<tempfile::TempDir>>,
     /// Serialises writers of stdin (the initial `stdin` text, then `interact` calls), so that
     /// their bytes never interleave.
     pub stdin_gate: Arc<tokio::sync::Mutex<()>>,
@@ -98,6 +103,8 @@ impl Job {
             changed: Notify::new(),
             stdin_allowed: std::sync::atomic::AtomicBool::new(true),
             environment: Mutex::new((false, Vec::new())),
+            sandbox: Mutex::new(None),
+            tmpdir: Mutex::new(None),
             stdin_gate: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -142,6 +149,46 @@ impl Job {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    pub(super) fn set_sandbox(
+        &self,
+        sandbox: Option<crate::sandbox::SandboxSummary>,
+        tmpdir: Option<tempfile::TempDir>,
+    ) {
+        *self.sandbox.lock().unwrap_or_else(PoisonError::into_inner) = sandbox;
+        *self.tmpdir.lock().unwrap_or_else(PoisonError::into_inner) = tmpdir;
+    }
+
+    /// The sandbox the job runs in, if any.
+    pub fn sandbox(&self) -> Option<crate::sandbox::SandboxSummary> {
+        self.sandbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The job's private temporary directory, if it has one.
+    pub(super) fn tmpdir(&self) -> Option<PathBuf> {
+        self.tmpdir
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|t| t.path().to_path_buf())
+    }
+
+    /// Removes the job's private temporary directory now.
+    pub(super) fn remove_tmpdir(&self) {
+        let taken = self
+            .tmpdir
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(t) = taken
+            && let Err(e) = t.close()
+        {
+            tracing::debug!(job = %self.id, "cannot remove the temporary directory: {e}");
+        }
     }
 
     fn life(&self) -> MutexGuard<'_, Life> {

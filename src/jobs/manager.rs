@@ -20,6 +20,7 @@ use super::state::{End, Phase, Stamp, StateName, signal_name};
 use crate::audit::{AuditLog, Record};
 use crate::config::{Limits, bounds};
 use crate::output::OutputStore;
+use crate::sandbox::{Sandbox, SandboxSummary};
 use crate::state_dir::{RemoveError, Runs};
 
 /// Why a request was refused. The messages are for the agent: they say what to do.
@@ -72,6 +73,8 @@ struct Vetted {
     clear_env: bool,
     env: Vec<(String, String)>,
     cwd: PathBuf,
+    /// The sandbox the job will run in (local jobs under a sandbox).
+    sandbox: Option<SandboxSummary>,
 }
 
 /// What a host's config entry adds: its own policy, and limits.
@@ -83,6 +86,9 @@ pub struct HostRules {
     pub max_concurrent: Option<usize>,
     /// Longest `timeout` on this host.
     pub max_timeout: Option<Duration>,
+    /// The host's config says `sandbox = "off"`: its jobs may run although the server's
+    /// sandbox cannot confine them.
+    pub sandbox_off: bool,
 }
 
 /// The slots a running job holds: one of the server's, and one of its host's if it has a limit.
@@ -107,6 +113,8 @@ pub struct JobManager {
     /// Fires when jobs are added or forgotten (the resource list changes).
     listing: tokio::sync::broadcast::Sender<()>,
     journal: Journal,
+    /// The kernel sandbox of local jobs, if one is asked for.
+    sandbox: Option<Arc<Sandbox>>,
 }
 
 impl JobManager {
@@ -160,11 +168,23 @@ impl JobManager {
             shutting_down: AtomicBool::new(false),
             listing: tokio::sync::broadcast::channel(16).0,
             journal: Journal::disabled(),
+            sandbox: None,
         }
     }
 
     /// Records every job's life in `journal` from now on (for a later run on the same state
     /// directory).
+    /// Runs every local job in `sandbox`.
+    pub fn with_sandbox(mut self, sandbox: Option<Arc<Sandbox>>) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
+    /// The sandbox of local jobs, if any.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_deref()
+    }
+
     pub fn with_journal(mut self, journal: Journal) -> Self {
         self.journal = journal;
         self
@@ -330,6 +350,7 @@ processes were killed with the server",
         let vetted = self.vet(&request)?;
 
         let id = JobId(self.next_id.fetch_add(1, Ordering::SeqCst));
+        let sandbox_text = vetted.sandbox.as_ref().map(SandboxSummary::text);
         self.audit.write(&Record {
             tool: "execute",
             host: &request.host,
@@ -340,7 +361,23 @@ processes were killed with the server",
             rules: vetted.rule.as_slice(),
             reasons: &[],
             input: None,
+            sandbox: sandbox_text.as_deref(),
         });
+        let tmpdir = match (&vetted.sandbox, &self.sandbox) {
+            (Some(_), Some(s)) if s.confines_files() => Some(
+                tempfile::Builder::new()
+                    .prefix(&format!("mcp-jobs-{id}-"))
+                    .tempdir()
+                    .map_err(JobError::Storage)?,
+            ),
+            _ => None,
+        };
+        let mut vetted = vetted;
+        if let Some(t) = &tmpdir {
+            vetted
+                .env
+                .push(("TMPDIR".into(), t.path().display().to_string()));
+        }
         let path = self.jobs_dir.join(crate::state_dir::log_name(id.0));
         let store = OutputStore::create(&path, self.limits.log_cap, self.limits.ring_size)
             .map_err(JobError::Storage)?;
@@ -351,6 +388,7 @@ processes were killed with the server",
         let job = Arc::new(Job::new(id, request, Arc::new(store), vetted.rule.clone()));
         job.set_stdin_allowed(vetted.stdin);
         job.set_environment(vetted.clear_env, vetted.env);
+        job.set_sandbox(vetted.sandbox.clone(), tmpdir);
         let (head_cap, tail_cap) = job.output.layout();
         self.journal.record(&Entry::Created(journal::Created {
             job: id.0,
@@ -480,6 +518,24 @@ processes were killed with the server",
         if !verdict.allowed {
             reasons.push(verdict.summary());
         }
+        let sandbox = match &self.sandbox {
+            None => None,
+            Some(s) if r.host == "local" => {
+                reasons.extend(s.refuse_cwd(&cwd));
+                Some(s.summary())
+            }
+            Some(s) => {
+                let opted_out = self.hosts.get(&r.host).is_some_and(|(h, _)| h.sandbox_off);
+                if !opted_out {
+                    reasons.push(format!(
+                        "the server runs jobs in a sandbox ({}), which cannot confine a job on the remote host {:?}; the host's config section must say sandbox = \"off\" to let its jobs run unconfined",
+                        s.summary().text(),
+                        r.host
+                    ));
+                }
+                None
+            }
+        };
         if r.stdin.is_some() && !verdict.stdin {
             reasons.push(
                 "the policy does not let this job take input on stdin, so `stdin` cannot be given"
@@ -507,6 +563,7 @@ processes were killed with the server",
                 rules: &verdict.rules,
                 reasons: &reasons,
                 input: None,
+                sandbox: None,
             });
             return Err(JobError::Refused(format!(
                 "{} (use the `check` tool to see how the policy reads a command)",
@@ -537,6 +594,7 @@ processes were killed with the server",
             clear_env,
             env: job_env,
             cwd,
+            sandbox,
         })
     }
 
@@ -586,6 +644,12 @@ processes were killed with the server",
             pty: r.pty,
             stdin: job.stdin_allowed(),
             tag: format!("{}:{}", self.instance, job.id),
+            sandbox: match (&self.sandbox, r.host.as_str()) {
+                (Some(s), "local") => {
+                    Some(s.spec(self.policy_for("local"), job.tmpdir().as_deref()))
+                }
+                _ => None,
+            },
         };
         let sink: Arc<dyn OutputSink> = Arc::clone(&job.output) as Arc<dyn OutputSink>;
         let Spawned { process, outcome } = match executor.spawn(spec, sink).await {
@@ -753,6 +817,7 @@ processes were killed with the server",
     /// Deletes a forgotten job's log, if it is a regular file in a run directory (a job may
     /// have put anything in its place).
     fn delete_log(&self, job: &Job) {
+        job.remove_tmpdir();
         match job.output.remove(&self.runs) {
             Ok(()) => {}
             // It printed nothing (logs are created at the first byte), or it is gone already.

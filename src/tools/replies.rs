@@ -95,6 +95,9 @@ pub struct JobStatus {
     /// The policy rule that allowed the job (when a policy is in force).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_rule: Option<String>,
+    /// The kernel sandbox the job runs in: what it may write, whether it may use the network
+    /// (`null`: none).
+    pub sandbox: Option<crate::sandbox::SandboxSummary>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -186,6 +189,7 @@ impl JobStatus {
             },
             usage,
             policy_rule: job.rule.clone(),
+            sandbox: job.sandbox(),
         }
     }
 
@@ -576,6 +580,8 @@ pub struct CheckReply {
     /// One line: the rules that allow it, or why it is refused.
     pub summary: String,
     pub host: String,
+    /// The kernel sandbox a job would run in (`null`: none).
+    pub sandbox: Option<crate::sandbox::SandboxSummary>,
     /// Every program the command would run, with the decision for each.
     pub commands: Vec<CheckedCommand>,
     /// Reasons that apply to the whole command.

@@ -35,6 +35,7 @@ use crate::jobs::{CleanScope, Job, JobId, JobManager, JobRequest, ListFilter, Ph
 use crate::output::Select;
 use crate::output::search;
 use crate::output::view::{self, compile_pattern};
+use crate::sandbox::SandboxSummary;
 use policies::{CheckRequest, Decision};
 
 const INSTRUCTIONS: &str = "\
@@ -385,6 +386,7 @@ program is code too; the policy must allow it with `stdin = true`)",
                     rules: &[],
                     reasons: std::slice::from_ref(&reason),
                     input: p.input.as_deref().map(|i| cut(i, 1024)),
+                    sandbox: None,
                 });
                 return Err(reason);
             }
@@ -448,6 +450,7 @@ with `output` or `tail`",
                 rules: job.rule.as_slice(),
                 reasons: &[],
                 input: Some(cut(&text, 1024)),
+                sandbox: None,
             });
             let start = job.output.len();
             {
@@ -695,6 +698,11 @@ without running it: every program the command would run, and the rule that decid
                 env: &[],
             });
             let summary = v.summary();
+            let sandbox = match self.manager.sandbox() {
+                Some(s) if host == "local" => Some(s.summary()),
+                _ => None,
+            };
+            let sandbox_text = sandbox.as_ref().map(SandboxSummary::text);
             self.manager.audit().write(&Record {
                 tool: "check",
                 host: &host,
@@ -709,11 +717,13 @@ without running it: every program the command would run, and the rule that decid
                     std::slice::from_ref(&summary)
                 },
                 input: None,
+                sandbox: sandbox_text.as_deref(),
             });
             Ok(CheckReply {
                 allowed: v.allowed,
                 summary,
                 host,
+                sandbox,
                 commands: v
                     .commands
                     .into_iter()

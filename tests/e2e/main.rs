@@ -12,5 +12,6 @@ mod lifecycle;
 mod mcp;
 mod output;
 mod policy;
+mod sandbox;
 mod scale;
 mod ssh;

@@ -36,11 +36,41 @@ impl Server {
 
     /// A server on the state directory `dir` (which may be an earlier server's).
     pub async fn start_in(state_dir: tempfile::TempDir, dir: &Path, args: &[&str]) -> Self {
+        Self::launch(state_dir, dir, args, |_| {}).await
+    }
+
+    /// A server started in the working directory `cwd`.
+    pub async fn start_at(cwd: &Path, args: &[&str]) -> Self {
+        let cwd = cwd.to_owned();
+        Self::start_adjusted(args, move |cmd| {
+            cmd.current_dir(&cwd);
+        })
+        .await
+    }
+
+    /// A server whose command the caller adjusts first (working directory, environment,
+    /// `pre_exec`).
+    pub async fn start_adjusted(
+        args: &[&str],
+        adjust: impl FnOnce(&mut tokio::process::Command),
+    ) -> Self {
+        let state_dir = tempfile::tempdir().expect("tempdir");
+        let dir = state_dir.path().to_owned();
+        Self::launch(state_dir, &dir, args, adjust).await
+    }
+
+    async fn launch(
+        state_dir: tempfile::TempDir,
+        dir: &Path,
+        args: &[&str],
+        adjust: impl FnOnce(&mut tokio::process::Command),
+    ) -> Self {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.arg("--state-dir").arg(dir).args(args);
         // No user config file may leak into the tests.
         cmd.env("XDG_CONFIG_HOME", state_dir.path().join("no-config"));
         cmd.env("RUST_LOG", "warn");
+        adjust(&mut cmd);
         let transport = TokioChildProcess::new(cmd).expect("spawn mcp-jobs");
         let pid = transport.id().expect("server pid");
         let client = ().serve(transport).await.expect("MCP initialise");

@@ -142,7 +142,10 @@ pub(crate) fn probe(stand_ins: Option<&StandIns>) -> Support {
     });
     // SAFETY: PR_GET_SECCOMP only reads this thread's mode.
     let seccomp = if unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) } < 0 {
-        Err(format!("prctl(PR_GET_SECCOMP): {}", io::Error::last_os_error()))
+        Err(format!(
+            "prctl(PR_GET_SECCOMP): {}",
+            io::Error::last_os_error()
+        ))
     } else {
         Ok(())
     };
@@ -262,9 +265,8 @@ impl Confinement {
         if let Some(why) = support.refusal(spec) {
             return Err(crate::SpawnError::Sandbox(why));
         }
-        let sandbox_err = |what: &str, e: io::Error| {
-            crate::SpawnError::Sandbox(format!("{what}: {e}"))
-        };
+        let sandbox_err =
+            |what: &str, e: io::Error| crate::SpawnError::Sandbox(format!("{what}: {e}"));
         let abi = match &support.landlock {
             Ok(abi) => *abi,
             // Only a network sandbox can come this far without Landlock (see `refusal`).
@@ -273,7 +275,12 @@ impl Confinement {
         let ruleset = if abi == 0 {
             None
         } else {
-            let dirs: Vec<&Path> = spec.writable.iter().flatten().map(PathBuf::as_path).collect();
+            let dirs: Vec<&Path> = spec
+                .writable
+                .iter()
+                .flatten()
+                .map(PathBuf::as_path)
+                .collect();
             let mut files: Vec<&Path> = WRITABLE_DEVICES
                 .iter()
                 .map(Path::new)

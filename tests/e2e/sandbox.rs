@@ -1,0 +1,556 @@
+//! The kernel sandbox over MCP, on the real kernel: writes outside the workspace fail for every
+//! process of the job however it writes, hidden places cannot be read, the network is gone,
+//! protected places stay read-only, and a sandbox that cannot be enforced refuses jobs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// A workspace (a git repository), a writable root, places outside, and secrets to hide.
+struct Jail {
+    dir: tempfile::TempDir,
+}
+
+impl Jail {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = Self { dir };
+        for d in ["ws", "outside", "extra", "secret"] {
+            std::fs::create_dir(j.path(d)).expect("mkdir");
+        }
+        std::fs::write(j.path("secret/key"), "TOPSECRET-KEY\n").expect("write");
+        std::fs::write(j.path("secret.txt"), "TOPSECRET-FILE\n").expect("write");
+        let git = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .arg(j.path("ws"))
+            .status()
+            .expect("git init");
+        assert!(git.success());
+        j
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn p(&self, rel: &str) -> String {
+        self.path(rel).display().to_string()
+    }
+
+    /// A policy that only configures the sandbox.
+    fn policy(&self, filesystem: &str, network: bool) -> PathBuf {
+        let path = self.path("policy.toml");
+        let mut text = format!("[sandbox]\nfilesystem = {filesystem:?}\nnetwork = {network}\n");
+        text.push_str(&format!(
+            "hide = [{:?}, {:?}]\n",
+            self.p("secret"),
+            self.p("secret.txt")
+        ));
+        if filesystem == "workspace-write" {
+            text.push_str(&format!("writable = [{:?}]\n", self.p("extra")));
+        }
+        std::fs::write(&path, text).expect("write policy");
+        path
+    }
+
+    /// A server with that sandbox, started in the workspace.
+    async fn server(&self, filesystem: &str, network: bool) -> Server {
+        let policy = self.policy(filesystem, network);
+        Server::start_at(
+            &self.path("ws"),
+            &["--policy", policy.to_str().expect("utf-8")],
+        )
+        .await
+    }
+}
+
+/// Runs `command` in the workspace and returns (status, combined output).
+async fn run(s: &Server, jail: &Jail, command: &str) -> (Value, String) {
+    let id = s
+        .start_job(json!({"command": command, "cwd": jail.p("ws")}))
+        .await;
+    let status = s.wait_end(&id, 60).await;
+    let out = s.ok("output", json!({"job_id": id})).await;
+    (status, out["text"].as_str().unwrap_or_default().to_string())
+}
+
+fn exists(p: &Path) -> bool {
+    p.symlink_metadata().is_ok()
+}
+
+#[tokio::test]
+async fn workspace_write_confines_every_way_of_writing() {
+    let jail = Jail::new();
+    let s = jail.server("workspace-write", false).await;
+    let out = jail.p("outside");
+    let attempts = [
+        format!("echo x > {out}/redirect"),
+        format!("cp /etc/hostname {out}/cp"),
+        format!("python3 -c \"open('{out}/python', 'w').write('x')\""),
+        format!("dd if=/dev/zero of={out}/dd bs=1 count=1"),
+        format!("find /etc/hostname -exec touch {out}/find \\;"),
+        // A grandchild in its own session, started in the background.
+        format!("(setsid bash -c 'sleep 0.2; echo x > {out}/setsid' &); sleep 1"),
+        format!("ln -s /etc/passwd {out}/link"),
+        format!("mkdir {out}/dir"),
+        format!("touch {out}/../sibling"),
+    ];
+    let (status, text) = run(&s, &jail, &attempts.join("; ")).await;
+    assert_eq!(status["state"], "exited", "{status}");
+    assert_eq!(
+        status["sandbox"],
+        json!({"filesystem": "workspace-write", "network": false})
+    );
+    for name in [
+        "redirect", "cp", "python", "dd", "find", "setsid", "link", "dir",
+    ] {
+        assert!(
+            !exists(&jail.path("outside").join(name)),
+            "{name} was written outside the workspace:\n{text}"
+        );
+    }
+    assert!(!exists(&jail.path("sibling")), "{text}");
+    assert!(
+        text.contains("Permission denied") && text.contains("PermissionError"),
+        "the job should see the errors:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn workspace_writable_roots_and_tmpdir_are_writable_and_git_works() {
+    let jail = Jail::new();
+    let s = jail.server("workspace-write", false).await;
+    let cmd = format!(
+        "set -e; echo in > {ws}/file; mkdir -p {ws}/sub/deeper && echo in > {ws}/sub/deeper/f; \
+         echo in > {extra}/file; echo t > \"$TMPDIR/t\" && cat \"$TMPDIR/t\"; echo \"tmp=$TMPDIR\"; \
+         git -C {ws} add file && git -C {ws} -c user.name=t -c user.email=t@t commit -qm one && \
+         echo committed",
+        ws = jail.p("ws"),
+        extra = jail.p("extra"),
+    );
+    let (status, text) = run(&s, &jail, &cmd).await;
+    assert_eq!(status["exit_code"], 0, "{text}");
+    assert!(text.contains("committed"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(jail.path("ws/file")).unwrap(),
+        "in\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(jail.path("extra/file")).unwrap(),
+        "in\n"
+    );
+    // The private temporary directory is the job's own, outside the workspace.
+    let tmp = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tmp="))
+        .expect("TMPDIR printed");
+    assert!(!tmp.starts_with(&jail.p("ws")), "{tmp}");
+    assert!(
+        Path::new(tmp).is_dir(),
+        "the job's TMPDIR exists while it is known"
+    );
+    // Forgetting the job removes it.
+    s.ok("clean", json!({"all": true})).await;
+    assert!(!Path::new(tmp).exists(), "{tmp} was not removed");
+}
+
+#[tokio::test]
+async fn hooks_and_git_config_stay_read_only_inside_the_workspace() {
+    let jail = Jail::new();
+    let s = jail.server("workspace-write", false).await;
+    let ws = jail.p("ws");
+    let cmd = format!(
+        "echo 'touch {ws}/pwned' > {ws}/.git/hooks/pre-commit; \
+         chmod +x {ws}/.git/hooks/pre-commit; \
+         echo '[core] hooksPath = /tmp' >> {ws}/.git/config; \
+         mv {ws}/.git/hooks {ws}/.git/hooks-old; \
+         git -C {ws} config core.fsmonitor 'touch {ws}/pwned'; \
+         echo done"
+    );
+    let (_, text) = run(&s, &jail, &cmd).await;
+    assert!(text.contains("done"), "{text}");
+    assert!(
+        !exists(&jail.path("ws/.git/hooks/pre-commit")),
+        "a hook was planted:\n{text}"
+    );
+    assert!(exists(&jail.path("ws/.git/hooks")), "{text}");
+    let config = std::fs::read_to_string(jail.path("ws/.git/config")).unwrap();
+    assert!(
+        !config.contains("hooksPath") && !config.contains("fsmonitor"),
+        "{config}"
+    );
+    assert!(text.contains("Read-only file system"), "{text}");
+}
+
+#[tokio::test]
+async fn read_only_writes_nothing_but_its_tmpdir() {
+    let jail = Jail::new();
+    let s = jail.server("read-only", false).await;
+    let ws = jail.p("ws");
+    let cmd = format!(
+        "echo x > {ws}/file; touch {ws}/.git/x; echo t > \"$TMPDIR/t\" && cat \"$TMPDIR/t\"; \
+         echo quiet > /dev/null && echo devnull-ok; cat {ws}/.git/HEAD"
+    );
+    let (status, text) = run(&s, &jail, &cmd).await;
+    assert_eq!(
+        status["sandbox"],
+        json!({"filesystem": "read-only", "network": false})
+    );
+    assert!(!exists(&jail.path("ws/file")), "{text}");
+    assert!(!exists(&jail.path("ws/.git/x")), "{text}");
+    assert!(
+        text.contains("\nt\n") || text.starts_with("t\n") || text.contains("t\ndevnull"),
+        "{text}"
+    );
+    assert!(text.contains("devnull-ok"), "{text}");
+    assert!(
+        text.contains("ref: refs/heads/"),
+        "reads still work:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn hidden_places_cannot_be_listed_or_read() {
+    let jail = Jail::new();
+    let s = jail.server("workspace-write", false).await;
+    let cmd = format!(
+        "ls {secret}; cat {secret}/key; cat {file}; cp {secret}/key {ws}/stolen; echo end",
+        secret = jail.p("secret"),
+        file = jail.p("secret.txt"),
+        ws = jail.p("ws"),
+    );
+    let (_, text) = run(&s, &jail, &cmd).await;
+    assert!(text.contains("end"), "{text}");
+    assert!(!text.contains("TOPSECRET"), "a secret leaked:\n{text}");
+    assert!(
+        !text.contains("key\n"),
+        "the hidden directory was listed:\n{text}"
+    );
+    assert!(!exists(&jail.path("ws/stolen")), "{text}");
+    assert!(text.contains("Permission denied"), "{text}");
+}
+
+#[tokio::test]
+async fn no_network_unless_allowed() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let cmd = format!(
+        "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 5); print('connected')\""
+    );
+    let jail = Jail::new();
+    let s = jail.server("workspace-write", false).await;
+    let (_, text) = run(&s, &jail, &cmd).await;
+    assert!(!text.contains("connected"), "{text}");
+    assert!(text.contains("PermissionError"), "{text}");
+    let (_, text) = run(&s, &jail, &format!("echo hi > /dev/tcp/127.0.0.1/{port}")).await;
+    assert!(text.contains("Operation not permitted"), "{text}");
+    drop(s);
+
+    let open = Jail::new();
+    let s = open.server("workspace-write", true).await;
+    let (status, text) = run(&s, &open, &cmd).await;
+    assert!(text.contains("connected"), "{text}");
+    assert_eq!(status["sandbox"]["network"], true);
+}
+
+#[tokio::test]
+async fn a_network_only_sandbox_leaves_files_alone() {
+    let jail = Jail::new();
+    let s = jail.server("off", false).await;
+    let (status, text) = run(
+        &s,
+        &jail,
+        &format!(
+            "echo x > {}/f && echo wrote; python3 -c 'import socket; socket.socket()'",
+            jail.p("outside")
+        ),
+    )
+    .await;
+    assert_eq!(
+        status["sandbox"],
+        json!({"filesystem": "off", "network": false})
+    );
+    assert!(text.contains("wrote"), "{text}");
+    assert!(text.contains("PermissionError"), "{text}");
+}
+
+#[tokio::test]
+async fn a_python_repl_fed_through_interact_is_confined_too() {
+    let jail = Jail::new();
+    let s = jail.server("workspace-write", false).await;
+    let id = s
+        .start_job(json!({"command": "python3 -i -q", "cwd": jail.p("ws")}))
+        .await;
+    s.ok(
+        "wait",
+        json!({"job_id": id, "until": ">>> ", "timeout": 20}),
+    )
+    .await;
+    let target = jail.path("outside/repl");
+    let r = s
+        .ok(
+            "interact",
+            json!({
+                "job_id": id,
+                "input": format!("open({:?}, 'w')", target.display().to_string()),
+                "until": "Error",
+                "wait_ms": 20000
+            }),
+        )
+        .await;
+    let text = r["text"].as_str().unwrap_or_default();
+    assert!(text.contains("PermissionError"), "{r}");
+    assert!(!exists(&target));
+    s.ok("kill", json!({"job_id": id})).await;
+}
+
+#[tokio::test]
+async fn a_cwd_outside_the_workspace_is_refused() {
+    let jail = Jail::new();
+    let s = jail.server("workspace-write", false).await;
+    for cwd in [
+        "/",
+        jail.p("outside").as_str(),
+        &format!("{}/..", jail.p("ws")),
+    ] {
+        let e = s
+            .err("execute", json!({"command": "true", "cwd": cwd}))
+            .await;
+        assert!(e.contains("inside the workspace"), "{cwd}: {e}");
+    }
+    // Without a `cwd`, a job runs in the server's directory: the workspace.
+    let id = s.start_job(json!({"command": "pwd"})).await;
+    s.wait_end(&id, 20).await;
+    let out = s.ok("output", json!({"job_id": id})).await;
+    assert_eq!(
+        out["text"].as_str().unwrap_or_default().trim(),
+        std::fs::canonicalize(jail.path("ws"))
+            .unwrap()
+            .display()
+            .to_string()
+    );
+}
+
+#[tokio::test]
+async fn a_setuid_program_cannot_lift_the_confinement() {
+    let jail = Jail::new();
+    // A setuid-root copy of python, made outside the sandbox.
+    let suid = jail.path("ws/suid-python");
+    std::fs::copy(
+        std::fs::canonicalize(
+            String::from_utf8(
+                std::process::Command::new("python3")
+                    .args(["-c", "import sys; print(sys.executable)"])
+                    .output()
+                    .expect("which python3")
+                    .stdout,
+            )
+            .expect("utf-8")
+            .trim(),
+        )
+        .expect("python3"),
+        &suid,
+    )
+    .expect("copy python");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+    let s = jail.server("workspace-write", false).await;
+    let cmd = format!(
+        "{} -c \"open('/proc/self/status').read(); import re; s=open('/proc/self/status').read(); \
+print(re.search(r'CapEff:.*', s).group(0)); print(re.search(r'NoNewPrivs:.*', s).group(0)); \
+open('{}', 'w')\"; mount -t tmpfs none {}; echo end",
+        suid.display(),
+        jail.p("outside/suid"),
+        jail.p("outside"),
+    );
+    let (_, text) = run(&s, &jail, &cmd).await;
+    assert!(text.contains("NoNewPrivs:\t1"), "{text}");
+    assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
+    assert!(!exists(&jail.path("outside/suid")), "{text}");
+    assert!(text.contains("end"), "{text}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(
+        !mounts.contains(&jail.p("outside")),
+        "a mount escaped: {text}"
+    );
+}
+
+#[tokio::test]
+async fn remote_jobs_are_refused_under_a_sandbox_unless_the_host_opts_out() {
+    let jail = Jail::new();
+    let policy = jail.policy("workspace-write", false);
+    let config = jail.path("config.toml");
+    std::fs::write(
+        &config,
+        "[hosts.far]\naddress = \"127.0.0.1\"\nport = 1\nuser = \"nobody\"\nagent = true\nconnect_timeout = 2\n\n\
+         [hosts.optout]\naddress = \"127.0.0.1\"\nport = 1\nuser = \"nobody\"\nagent = true\nconnect_timeout = 2\nsandbox = \"off\"\n",
+    )
+    .expect("write config");
+    let s = Server::start_at(
+        &jail.path("ws"),
+        &[
+            "--policy",
+            policy.to_str().expect("utf-8"),
+            "--config",
+            config.to_str().expect("utf-8"),
+        ],
+    )
+    .await;
+    let e = s
+        .err("execute", json!({"command": "true", "host": "far"}))
+        .await;
+    assert!(e.contains("sandbox") && e.contains("cannot confine"), "{e}");
+    // The opted-out host is not refused for the sandbox (it fails later: nothing listens).
+    let r = s
+        .call(
+            "execute",
+            json!({"command": "true", "host": "optout", "wait": 10}),
+        )
+        .await;
+    let t = text(&r);
+    assert!(!t.contains("cannot confine"), "{t}");
+    let audit = std::fs::read_to_string(s.state_dir.path().join("audit.jsonl")).unwrap_or_default();
+    assert!(audit.contains("cannot confine"), "{audit}");
+}
+
+#[tokio::test]
+async fn the_sandbox_flag_alone_confines_to_the_starting_directory() {
+    let jail = Jail::new();
+    let s = Server::start_at(&jail.path("ws"), &["--sandbox", "workspace-write"]).await;
+    let (status, text) = run(
+        &s,
+        &jail,
+        &format!(
+            "echo x > {}/f; echo y > {}/g",
+            jail.p("outside"),
+            jail.p("ws")
+        ),
+    )
+    .await;
+    assert_eq!(
+        status["sandbox"],
+        json!({"filesystem": "workspace-write", "network": false})
+    );
+    assert!(!exists(&jail.path("outside/f")), "{text}");
+    assert!(exists(&jail.path("ws/g")), "{text}");
+    let audit = std::fs::read_to_string(s.state_dir.path().join("audit.jsonl")).unwrap_or_default();
+    assert!(
+        audit.contains("\"sandbox\":\"workspace-write filesystem, no network\""),
+        "{audit}"
+    );
+    let check = s.ok("check", json!({"command": "ls"})).await;
+    assert_eq!(check["sandbox"]["filesystem"], "workspace-write");
+    drop(s);
+    // Without any sandbox, the field is there and null.
+    let s = Server::start().await;
+    let id = s.start_job(json!({"command": "true"})).await;
+    let st = s.wait_end(&id, 20).await;
+    assert!(st.get("sandbox").is_some_and(Value::is_null), "{st}");
+}
+
+/// The server under a seccomp filter that makes the Landlock system calls fail with ENOSYS, as
+/// on a kernel without Landlock.
+fn without_landlock(cmd: &mut tokio::process::Command) {
+    // SAFETY: the hook only makes system calls on a program on its stack.
+    unsafe {
+        cmd.pre_exec(|| {
+            let enosys = 0x0005_0000u32 | libc::ENOSYS as u32;
+            let ld = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+            let jeq = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+            let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+            let f = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+            let mut prog = [
+                f(ld, 0, 0, 0),
+                f(jeq, 3, 0, libc::SYS_landlock_create_ruleset as u32),
+                f(jeq, 2, 0, libc::SYS_landlock_add_rule as u32),
+                f(jeq, 1, 0, libc::SYS_landlock_restrict_self as u32),
+                f(ret, 0, 0, 0x7fff_0000),
+                f(ret, 0, 0, enosys),
+            ];
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_mut_ptr(),
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &fprog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_sandbox_this_kernel_cannot_enforce_refuses_every_job() {
+    let jail = Jail::new();
+    let policy = jail.policy("workspace-write", false);
+    let ws = jail.path("ws");
+    let s = Server::start_adjusted(&["--policy", policy.to_str().expect("utf-8")], |cmd| {
+        cmd.current_dir(&ws);
+        without_landlock(cmd);
+    })
+    .await;
+    let marker = jail.path("outside/ran");
+    let r = s
+        .call(
+            "execute",
+            json!({"command": format!("touch {}", marker.display()), "wait": 20}),
+        )
+        .await;
+    let t = format!(
+        "{} {}",
+        text(&r),
+        r.structured_content.clone().unwrap_or_default()
+    );
+    assert!(t.contains("failed to start"), "{t}");
+    assert!(t.contains("Landlock") && t.contains("ENOSYS"), "{t}");
+    assert!(!exists(&marker));
+    // The server still serves, and an unsandboxed question still works.
+    s.ok("list", json!({})).await;
+    // `mcp-jobs sandbox` tells the same story.
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("sandbox")
+        .arg("--policy")
+        .arg(&policy)
+        .current_dir(&ws);
+    without_landlock(&mut cmd);
+    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("mcp-jobs sandbox finishes")
+        .expect("mcp-jobs sandbox runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("landlock: unavailable"), "{report}");
+    assert!(report.contains("refused"), "{report}");
+}
+
+#[tokio::test]
+async fn the_sandbox_command_reports_what_this_machine_enforces() {
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(BIN)
+            .args(["sandbox", "--sandbox", "workspace-write"])
+            .output(),
+    )
+    .await
+    .expect("finishes")
+    .expect("runs");
+    assert!(out.status.success());
+    let report = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "landlock: ABI",
+        "seccomp: available",
+        "read-only: enforced",
+        "workspace-write: enforced",
+        "filesystem: workspace-write",
+    ] {
+        assert!(report.contains(needle), "{needle:?} missing:\n{report}");
+    }
+}
