@@ -861,6 +861,7 @@ processes were killed with the server",
         // to the journal; the server may exit right after this. (A repeated entry is harmless.)
         for job in &jobs {
             self.record_end(job);
+            job.remove_tmpdir();
         }
         // Whatever the bookkeeping missed (background leftovers of ended jobs included).
         for _ in 0..3 {

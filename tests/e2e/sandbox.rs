@@ -554,3 +554,35 @@ async fn the_sandbox_command_reports_what_this_machine_enforces() {
         assert!(report.contains(needle), "{needle:?} missing:\n{report}");
     }
 }
+
+#[tokio::test]
+async fn the_sandboxed_agent_preset_confines_any_command() {
+    let jail = Jail::new();
+    let preset =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/presets/sandboxed-agent.toml");
+    let home = jail.path("home");
+    std::fs::create_dir_all(home.join(".ssh")).expect("mkdir");
+    std::fs::write(home.join(".ssh/id_ed25519"), "TOPSECRET-SSH\n").expect("write");
+    let ws = jail.path("ws");
+    let home_for_server = home.clone();
+    let s = Server::start_adjusted(&["--policy", preset.to_str().expect("utf-8")], |cmd| {
+        cmd.current_dir(&ws).env("HOME", &home_for_server);
+    })
+    .await;
+    let cmd = format!(
+        "rm -rf {out}; echo x > {out}/f; cat ~/.ssh/id_ed25519; echo ok > {ws}/made; \
+         echo 'x' > {ws}/.git/hooks/post-checkout; echo end",
+        out = jail.p("outside"),
+        ws = jail.p("ws"),
+    );
+    let (_, text) = run(&s, &jail, &cmd).await;
+    assert!(text.contains("end"), "{text}");
+    assert!(
+        jail.path("outside").is_dir(),
+        "rm -rf reached outside:\n{text}"
+    );
+    assert!(!exists(&jail.path("outside/f")), "{text}");
+    assert!(!text.contains("TOPSECRET"), "{text}");
+    assert!(exists(&jail.path("ws/made")), "{text}");
+    assert!(!exists(&jail.path("ws/.git/hooks/post-checkout")), "{text}");
+}
