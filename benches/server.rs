@@ -70,6 +70,17 @@ impl Server {
         Self::spawn(cmd, state).await
     }
 
+    /// A server started in `cwd`.
+    async fn start_at(cwd: &Path, args: &[&str]) -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(args).arg("--state-dir").arg(state.path());
+        cmd.env("RUST_LOG", "error")
+            .env("XDG_CONFIG_HOME", state.path())
+            .current_dir(cwd);
+        Self::spawn(cmd, state).await
+    }
+
     async fn noop() -> Self {
         let state = tempfile::tempdir().unwrap();
         let mut cmd = tokio::process::Command::new(BIN);
@@ -276,6 +287,88 @@ async fn starts(z: &Sizes) {
         direct_all.as_secs_f64(),
         served_all.as_secs_f64() / direct_all.as_secs_f64()
     );
+}
+
+/// Start latency of each sandbox mode against no sandbox, in the same workspace (a git
+/// repository, so that its hooks and config are bound read-only; a hidden directory), the
+/// servers taking turns so that drift on the machine hits every mode alike.
+async fn sandbox(z: &Sizes) {
+    println!("\n## 8. Sandbox start cost");
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(ws.join("src")).unwrap();
+    std::fs::create_dir_all(dir.path().join("secret")).unwrap();
+    let git = Command::new("git")
+        .args(["init", "-q"])
+        .arg(&ws)
+        .status()
+        .unwrap();
+    assert!(git.success());
+    let policy = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.display().to_string()
+    };
+    let hide = format!(
+        "hide = [{:?}]\n",
+        dir.path().join("secret").display().to_string()
+    );
+    let modes = [
+        ("no sandbox (baseline)", None),
+        (
+            "network only",
+            Some(policy("net.toml", "[sandbox]\nfilesystem = \"off\"\n")),
+        ),
+        (
+            "read-only + hide",
+            Some(policy(
+                "ro.toml",
+                &format!("[sandbox]\nfilesystem = \"read-only\"\n{hide}"),
+            )),
+        ),
+        (
+            "workspace-write + hide (git hooks/config bound read-only)",
+            Some(policy(
+                "ww.toml",
+                &format!("[sandbox]\nfilesystem = \"workspace-write\"\n{hide}"),
+            )),
+        ),
+    ];
+    let mut servers = Vec::new();
+    for (_, p) in &modes {
+        let args: Vec<&str> = match p {
+            Some(p) => vec!["--policy", p.as_str()],
+            None => vec![],
+        };
+        servers.push(Server::start_at(&ws, &args).await);
+    }
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); modes.len()];
+    for _ in 0..z.starts {
+        for (i, s) in servers.iter().enumerate() {
+            let t = Instant::now();
+            let r = s.call("execute", json!({"command": "sleep 0"})).await;
+            times[i].push(t.elapsed());
+            assert!(r["state"] == "running" || r["state"] == "exited", "{r}");
+            let id = r["job_id"].as_str().unwrap().to_string();
+            s.wait_all(&[id]).await;
+        }
+    }
+    let base = pct(times[0].clone(), 0.5);
+    println!("| `execute` → running (MCP round trip included) | p50 | p99 | added p50 |");
+    println!("|---|---|---|---|");
+    for ((name, _), t) in modes.iter().zip(times) {
+        let (p50, p99) = (pct(t.clone(), 0.5), pct(t, 0.99));
+        println!(
+            "| {name} | {} | {} | {} |",
+            us(p50),
+            us(p99),
+            if p50 >= base {
+                us(p50 - base)
+            } else {
+                format!("-{}", us(base - p50))
+            }
+        );
+    }
 }
 
 async fn capture(z: &Sizes) {
@@ -635,6 +728,9 @@ fn main() {
         }
         if want("ssh") {
             ssh(z).await;
+        }
+        if want("sandbox") {
+            sandbox(z).await;
         }
     });
     if want("policy") {

@@ -42,6 +42,13 @@ pub struct Sandbox {
     pub workspace: Vec<PathBuf>,
     /// The `writable` roots that exist, resolved.
     writable: Vec<PathBuf>,
+    /// Each hidden place, resolved, with the file it was at start (device, inode), if any.
+    hidden: Vec<(PathBuf, Option<(u64, u64)>)>,
+}
+
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Resolves symlinks where the path exists (the kernel enforces on what it resolves to).
@@ -71,10 +78,20 @@ impl Sandbox {
                 tracing::warn!(path = %w.display(), "sandbox.writable: does not exist, skipped");
             }
         }
+        let hidden = config
+            .hide
+            .iter()
+            .map(|h| {
+                let h = real(h);
+                let id = identity(&h);
+                (h, id)
+            })
+            .collect();
         Ok(Some(Self {
             config,
             workspace,
             writable,
+            hidden,
         }))
     }
 
@@ -112,13 +129,32 @@ impl Sandbox {
         ))
     }
 
+    /// Why a job cannot start now: a hidden place that existed when the server started was
+    /// moved or replaced (a job with write access to its parent could do that, and the next
+    /// job would then find it under another name, unhidden).
+    pub fn refuse_start(&self) -> Option<String> {
+        let moved: Vec<String> = self
+            .hidden
+            .iter()
+            .filter(|(p, at_start)| at_start.is_some() && identity(p) != *at_start)
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        (!moved.is_empty()).then(|| {
+            format!(
+                "the hidden place(s) {} moved or changed since the server started, so they cannot be hidden where they are now; nothing was run (restart the server once they are back in place)",
+                moved.join(", ")
+            )
+        })
+    }
+
     /// The kernel's instructions for one local job; `tmpdir` is its private temporary
     /// directory.
     pub fn spec(&self, policy: &Policy, tmpdir: Option<&Path>) -> SandboxSpec {
-        let (writable, read_only) = match self.config.filesystem {
-            FilesystemMode::Off => (None, Vec::new()),
+        let (writable, read_only, pinned) = match self.config.filesystem {
+            FilesystemMode::Off => (None, Vec::new(), Vec::new()),
             FilesystemMode::ReadOnly => (
                 Some(tmpdir.into_iter().map(Path::to_path_buf).collect()),
+                Vec::new(),
                 Vec::new(),
             ),
             FilesystemMode::WorkspaceWrite => {
@@ -128,22 +164,23 @@ impl Sandbox {
                     .chain(&self.writable)
                     .cloned()
                     .collect();
-                let (read_only, missing_hooks) = policy.sandbox_read_only(&roots);
-                for hooks in missing_hooks {
+                let protection = policy.sandbox_read_only(&roots);
+                for hooks in &protection.missing_hooks {
                     // Git makes it at `init`; made empty now, it can be kept read-only.
-                    if let Err(e) = std::fs::create_dir(&hooks) {
+                    if let Err(e) = make_dir_no_follow(hooks) {
                         tracing::debug!(path = %hooks.display(), "cannot create: {e}");
                     }
                 }
                 let mut roots = roots;
                 roots.extend(tmpdir.map(Path::to_path_buf));
-                (Some(roots), read_only)
+                (Some(roots), protection.read_only, protection.pinned)
             }
         };
         SandboxSpec {
             writable,
             read_only,
-            hide: self.config.hide.iter().map(|h| real(h)).collect(),
+            pinned,
+            hide: self.hidden.iter().map(|(h, _)| h.clone()).collect(),
             network: self.config.network,
         }
     }
@@ -178,4 +215,32 @@ impl Sandbox {
         s.push_str(&format!("hidden: {}\n", list(&self.config.hide)));
         s
     }
+}
+
+/// Creates the directory `path` without following a symlink on the way: a job may have made
+/// any component of it a link to somewhere else, and the server must not create directories
+/// there.
+fn make_dir_no_follow(path: &Path) -> std::io::Result<()> {
+    use nix::fcntl::{OFlag, open, openat};
+    use nix::sys::stat::{Mode, mkdirat};
+    let bad = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a plain absolute path",
+        )
+    };
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(bad());
+    };
+    let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_PATH;
+    let mut dir = open("/", flags, Mode::empty())?;
+    for component in parent.components() {
+        match component {
+            std::path::Component::RootDir => {}
+            std::path::Component::Normal(c) => dir = openat(&dir, c, flags, Mode::empty())?,
+            _ => return Err(bad()),
+        }
+    }
+    mkdirat(&dir, name, Mode::from_bits_truncate(0o755))?;
+    Ok(())
 }

@@ -32,6 +32,7 @@ fn modes() -> Vec<(&'static str, SandboxSpec)> {
             SandboxSpec {
                 writable: Some(Vec::new()),
                 read_only: Vec::new(),
+                pinned: Vec::new(),
                 hide: place(),
                 network: false,
             },
@@ -41,6 +42,7 @@ fn modes() -> Vec<(&'static str, SandboxSpec)> {
             SandboxSpec {
                 writable: Some(Vec::new()),
                 read_only: place(),
+                pinned: place(),
                 hide: place(),
                 network: false,
             },
@@ -50,6 +52,7 @@ fn modes() -> Vec<(&'static str, SandboxSpec)> {
             SandboxSpec {
                 writable: None,
                 read_only: Vec::new(),
+                pinned: Vec::new(),
                 hide: Vec::new(),
                 network: false,
             },
@@ -82,9 +85,13 @@ fn report(opts: &ServeOptions) -> anyhow::Result<String> {
         s.push_str(&format!("  {name}: {}\n", verdict(support, &spec)));
     }
     s.push_str(
-        "\nEvery mode also sets no_new_privs, and for a root server an empty capability bounding \
-set. Not confined by any mode: reads outside `hide`, CPU, memory and process counts, local Unix \
-sockets reached by path, and jobs on SSH hosts.\n",
+        "\nEvery mode also sets no_new_privs, gives a root server's jobs no capabilities, its own \
+SysV IPC namespace and no kernel keyrings, and hides the other terminals (/dev/pts).\n\
+Not confined by any mode: reads outside `hide` (with a root server, root-owned devices such as \
+disks too), CPU, memory and process counts, local Unix sockets reached by path (Docker, \
+ssh-agent, D-Bus: hide them), protected places that do not exist when a job starts \
+(.cargo/config.toml, .npmrc, .git/commondir) and repositories created after it started, and \
+jobs on SSH hosts.\n",
     );
     match &sandbox {
         None => s.push_str("\nThis configuration: no sandbox (local jobs are not confined).\n"),

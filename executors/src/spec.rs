@@ -38,6 +38,9 @@ pub struct SandboxSpec {
     pub writable: Option<Vec<PathBuf>>,
     /// Existing places, inside writable roots, that stay read-only.
     pub read_only: Vec<PathBuf>,
+    /// Existing places, inside writable roots, that stay where they are: they cannot be
+    /// renamed or replaced (repositories and their `.git`), though what is in them can change.
+    pub pinned: Vec<PathBuf>,
     /// Places that are neither readable nor writable (an empty, unreadable stand-in replaces
     /// them).
     pub hide: Vec<PathBuf>,

@@ -149,10 +149,9 @@ impl Policy {
         }
     }
 
-    /// The places inside `roots` a sandboxed job may not write although the roots are
-    /// writable, and the repositories' missing `hooks` directories (see
+    /// What a sandboxed job may not change inside `roots` although they are writable (see
     /// [`sandbox::read_only_places`]).
-    pub fn sandbox_read_only(&self, roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    pub fn sandbox_read_only(&self, roots: &[PathBuf]) -> sandbox::Protection {
         sandbox::read_only_places(roots, self.protected())
     }
 

@@ -106,20 +106,34 @@ pub fn expand_home(p: &str) -> PathBuf {
 /// Most directory entries looked at under one writable root when searching for repositories.
 const MAX_SCAN: usize = 4096;
 
-/// The existing places inside `roots` that a sandboxed job must not write although its roots
-/// are writable: `.git/config` and `.git/hooks` of every repository at the top of a root or
-/// one level down (and of their submodules), every protected place (built-in and
-/// `protected`) at the top of a root and of `$HOME` when it lies inside one, and absolute
-/// protected places inside a root (or the root itself, when a protected place holds it).
+/// What a sandbox keeps from change inside its writable roots.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Protection {
+    /// Existing places that stay read-only.
+    pub read_only: Vec<PathBuf>,
+    /// Existing places that cannot be renamed or replaced (repositories and their `.git`), so
+    /// that a job cannot move a repository aside and put one with its own hooks in its place.
+    pub pinned: Vec<PathBuf>,
+    /// `.git` directories without `hooks`: a job could create one with a hook in it, so the
+    /// server creates it empty first (then it is read-only).
+    pub missing_hooks: Vec<PathBuf>,
+}
+
+/// Files in a git directory that change where git reads its configuration and hooks from.
+const GIT_CONTROL: &[&str] = &["config", "hooks", "commondir", "config.worktree", "info"];
+
+/// What a sandboxed job may not change inside `roots` although they are writable:
+/// - of every repository at the top of a root or one level down (and of its submodules in
+///   `.git/modules`): `config`, `hooks`, `commondir`, `config.worktree` and `info` stay
+///   read-only, and the repository and its `.git` cannot be renamed or replaced;
+/// - every protected place (built-in and `protected`) at the top of a root, and of `$HOME`
+///   when it lies inside one, stays read-only;
+/// - absolute protected places inside a root stay read-only (the root itself, when a
+///   protected place holds it).
 ///
-/// Also returns the `.git` directories that have no `hooks`: a job could create one with a
-/// hook in it, so the server creates it empty first.
-pub fn read_only_places(
-    roots: &[PathBuf],
-    protected: &[Protected],
-) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let mut places = Vec::new();
-    let mut missing_hooks = Vec::new();
+/// Only places that exist are listed: the kernel can bind a mount only over something.
+pub fn read_only_places(roots: &[PathBuf], protected: &[Protected]) -> Protection {
+    let mut out = Protection::default();
     let home = std::env::var_os("HOME").map(PathBuf::from);
     for root in roots {
         let mut tops = vec![root.clone()];
@@ -134,37 +148,45 @@ pub fn read_only_places(
                 .iter()
                 .filter(|e| !e.starts_with('/') && **e != ".git")
             {
-                push_existing(&mut places, top.join(entry));
+                push_existing(&mut out.read_only, top.join(entry));
             }
         }
         for p in protected {
             match p {
                 Protected::Under(place) if place.starts_with(root) => {
-                    push_existing(&mut places, place.clone());
+                    push_existing(&mut out.read_only, place.clone());
                 }
-                Protected::Under(place) if root.starts_with(place) => places.push(root.clone()),
+                Protected::Under(place) if root.starts_with(place) => {
+                    out.read_only.push(root.clone());
+                }
                 Protected::Under(_) => {}
                 Protected::Anywhere(seq) if seq.len() == 1 && seq[0] == ".git" => {}
                 Protected::Anywhere(seq) => {
                     for top in &tops {
-                        push_existing(&mut places, top.join(seq.join("/")));
+                        push_existing(&mut out.read_only, top.join(seq.join("/")));
                     }
                 }
             }
         }
         for repo in repositories(root) {
-            for name in ["config", "hooks"] {
-                push_existing(&mut places, repo.join(name));
+            for name in GIT_CONTROL {
+                push_existing(&mut out.read_only, repo.git_dir.join(name));
             }
-            if !repo.join("hooks").exists() {
-                missing_hooks.push(repo.join("hooks"));
+            if repo.git_dir.join("hooks").symlink_metadata().is_err() {
+                out.missing_hooks.push(repo.git_dir.join("hooks"));
+                out.read_only.push(repo.git_dir.join("hooks"));
             }
-            places.push(repo.join("hooks"));
+            if &repo.work_tree != root {
+                out.pinned.push(repo.work_tree.clone());
+            }
+            out.pinned.push(repo.git_dir);
         }
     }
-    places.sort();
-    places.dedup();
-    (places, missing_hooks)
+    for list in [&mut out.read_only, &mut out.pinned, &mut out.missing_hooks] {
+        list.sort();
+        list.dedup();
+    }
+    out
 }
 
 fn push_existing(places: &mut Vec<PathBuf>, p: PathBuf) {
@@ -173,9 +195,21 @@ fn push_existing(places: &mut Vec<PathBuf>, p: PathBuf) {
     }
 }
 
+struct Repository {
+    /// The directory holding `.git` (for a bare repository, the repository itself).
+    work_tree: PathBuf,
+    git_dir: PathBuf,
+}
+
+/// A real directory (not a symlink to one).
+fn is_real_dir(p: &Path) -> bool {
+    p.symlink_metadata().is_ok_and(|m| m.is_dir())
+}
+
 /// Git directories at the top of `root` and one level down (`X/.git` and bare `X.git`), and
-/// their submodules' (`.git/modules/NAME`).
-fn repositories(root: &Path) -> Vec<PathBuf> {
+/// their submodules' (`.git/modules/NAME`). Symlinks are not followed: a job could point one
+/// anywhere.
+fn repositories(root: &Path) -> Vec<Repository> {
     let mut repos = Vec::new();
     let mut candidates = vec![root.to_path_buf()];
     if let Ok(dir) = std::fs::read_dir(root) {
@@ -187,22 +221,31 @@ fn repositories(root: &Path) -> Vec<PathBuf> {
     }
     for c in candidates {
         let dot_git = c.join(".git");
-        if dot_git.is_dir() {
-            repos.push(dot_git);
+        if is_real_dir(&dot_git) {
+            repos.push(Repository {
+                work_tree: c,
+                git_dir: dot_git,
+            });
         } else if c
             .file_name()
             .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".git"))
             && c.join("config").is_file()
         {
-            repos.push(c);
+            repos.push(Repository {
+                work_tree: c.clone(),
+                git_dir: c,
+            });
         }
     }
     let mut modules = Vec::new();
     for repo in &repos {
-        if let Ok(dir) = std::fs::read_dir(repo.join("modules")) {
+        if let Ok(dir) = std::fs::read_dir(repo.git_dir.join("modules")) {
             for entry in dir.flatten().take(MAX_SCAN) {
                 if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    modules.push(entry.path());
+                    modules.push(Repository {
+                        work_tree: entry.path(),
+                        git_dir: entry.path(),
+                    });
                 }
             }
         }

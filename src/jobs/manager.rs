@@ -636,20 +636,33 @@ processes were killed with the server",
     async fn start(self: &Arc<Self>, job: Arc<Job>, executor: Arc<dyn Executor>, permit: Permits) {
         let r = &job.request;
         let (clear_env, env) = job.environment();
+        let sandbox = match (&self.sandbox, r.host.as_str()) {
+            (Some(s), "local") => Some(s),
+            _ => None,
+        };
+        // Checked again now: the job may have waited in the queue while another one moved
+        // things around.
+        let mut cwd = r.cwd.clone();
+        if let Some(s) = sandbox {
+            let at = cwd
+                .clone()
+                .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+            if let Some(reason) = s.refuse_start().or_else(|| s.refuse_cwd(&at)) {
+                job.end_without_running(End::FailedToStart { reason });
+                self.record_end(&job);
+                return;
+            }
+            cwd = std::fs::canonicalize(&at).ok().or(cwd);
+        }
         let spec = JobSpec {
             command: r.command.clone(),
-            cwd: r.cwd.clone(),
+            cwd,
             env,
             clear_env,
             pty: r.pty,
             stdin: job.stdin_allowed(),
             tag: format!("{}:{}", self.instance, job.id),
-            sandbox: match (&self.sandbox, r.host.as_str()) {
-                (Some(s), "local") => {
-                    Some(s.spec(self.policy_for("local"), job.tmpdir().as_deref()))
-                }
-                _ => None,
-            },
+            sandbox: sandbox.map(|s| s.spec(self.policy_for("local"), job.tmpdir().as_deref())),
         };
         let sink: Arc<dyn OutputSink> = Arc::clone(&job.output) as Arc<dyn OutputSink>;
         let Spawned { process, outcome } = match executor.spawn(spec, sink).await {

@@ -113,9 +113,10 @@ async fn workspace_write_confines_every_way_of_writing() {
         );
     }
     assert!(!exists(&jail.path("sibling")), "{text}");
-    assert!(
-        text.contains("Permission denied") && text.contains("PermissionError"),
-        "the job should see the errors:\n{text}"
+    assert_eq!(
+        text.matches("Read-only file system").count(),
+        attempts.len(),
+        "each attempt should see the error:\n{text}"
     );
 }
 
@@ -296,13 +297,13 @@ async fn a_python_repl_fed_through_interact_is_confined_too() {
             json!({
                 "job_id": id,
                 "input": format!("open({:?}, 'w')", target.display().to_string()),
-                "until": "Error",
+                "until": "Error:",
                 "wait_ms": 20000
             }),
         )
         .await;
     let text = r["text"].as_str().unwrap_or_default();
-    assert!(text.contains("PermissionError"), "{r}");
+    assert!(text.contains("Read-only file system"), "{r}");
     assert!(!exists(&target));
     s.ok("kill", json!({"job_id": id})).await;
 }
@@ -585,4 +586,179 @@ async fn the_sandboxed_agent_preset_confines_any_command() {
     assert!(!text.contains("TOPSECRET"), "{text}");
     assert!(exists(&jail.path("ws/made")), "{text}");
     assert!(!exists(&jail.path("ws/.git/hooks/post-checkout")), "{text}");
+}
+
+#[tokio::test]
+async fn modes_owners_times_and_attributes_outside_cannot_change() {
+    let jail = Jail::new();
+    let victim = jail.path("outside/victim");
+    std::fs::write(&victim, "x").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let before = std::fs::metadata(&victim).expect("stat");
+    for mode in ["workspace-write", "read-only"] {
+        let s = jail.server(mode, false).await;
+        let v = victim.display();
+        let cmd = format!(
+            "chmod 4777 {v}; chown 1:1 {v}; touch -d 2001-01-01 {v}; \
+             python3 -c \"import os; os.setxattr('{v}', 'user.x', b'1')\"; echo end"
+        );
+        let (_, text) = run(&s, &jail, &cmd).await;
+        assert!(text.contains("end"), "{text}");
+        let after = std::fs::metadata(&victim).expect("stat");
+        assert_eq!(
+            after.permissions().mode(),
+            before.permissions().mode(),
+            "{mode}: {text}"
+        );
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            (after.uid(), after.gid()),
+            (before.uid(), before.gid()),
+            "{text}"
+        );
+        assert_eq!(after.mtime(), before.mtime(), "{mode}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_job_is_off_the_servers_terminal_and_out_of_its_ipc_and_keyrings() {
+    let jail = Jail::new();
+    // A SysV shared memory segment of the host's.
+    let key = 0x5eed_0000 + (std::process::id() & 0xffff) as i32;
+    // SAFETY: plain system calls.
+    let shm = unsafe { libc::shmget(key, 4096, libc::IPC_CREAT | 0o600) };
+    assert!(shm >= 0, "shmget: {}", std::io::Error::last_os_error());
+    struct Remove(i32);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            // SAFETY: removes our own segment.
+            unsafe { libc::shmctl(self.0, libc::IPC_RMID, std::ptr::null_mut()) };
+        }
+    }
+    let _remove = Remove(shm);
+    let s = jail.server("workspace-write", false).await;
+    let cmd = format!(
+        "python3 -c \"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+print('own session', os.getsid(0) == os.getpgid(0) == int(open('/proc/%d/stat' % os.getppid()).read().split()[5]))
+try:
+    open('/dev/tty')
+    print('tty opened')
+except OSError as e:
+    print('no tty', e.errno)
+print('shm', libc.shmget({key}, 0, 0))
+libc.syscall.restype = ctypes.c_long
+r = libc.syscall(250, 0, -4, 0)
+print('keyctl', r, ctypes.get_errno())
+\"; ls /dev/pts"
+    );
+    let (_, text) = run(&s, &jail, &cmd).await;
+    assert!(text.contains("own session True"), "{text}");
+    assert!(text.contains("no tty"), "{text}");
+    assert!(
+        text.contains("shm -1"),
+        "the host's segment is visible:\n{text}"
+    );
+    assert!(text.contains("keyctl -1 1"), "keyrings reachable:\n{text}");
+    assert!(
+        text.contains("ls: cannot open directory '/dev/pts'"),
+        "other terminals are listed:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn repositories_cannot_be_moved_aside_or_redirected() {
+    let jail = Jail::new();
+    let sub = jail.path("ws/sub");
+    let git = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .arg(&sub)
+        .status()
+        .expect("git init");
+    assert!(git.success());
+    std::fs::write(jail.path("ws/.git/config.worktree"), "").expect("write");
+    let s = jail.server("workspace-write", false).await;
+    let ws = jail.p("ws");
+    let cmd = format!(
+        "cd {ws}; mv .git .g; mv sub sub2; mv sub/.git sub/.g; rm -rf sub/.git; \
+         echo '[core] hooksPath = /tmp' > .git/config.worktree; rm .git/config.worktree; \
+         echo end"
+    );
+    let (_, text) = run(&s, &jail, &cmd).await;
+    assert!(text.contains("end"), "{text}");
+    for kept in ["ws/.git/config", "ws/sub/.git/hooks", "ws/sub/.git/config"] {
+        assert!(exists(&jail.path(kept)), "{kept} moved:\n{text}");
+    }
+    assert!(
+        !exists(&jail.path("ws/.g")) && !exists(&jail.path("ws/sub2")),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(jail.path("ws/.git/config.worktree")).expect("read"),
+        "",
+        "{text}"
+    );
+    // A `.git` that a job turned into a link to elsewhere is not followed by the server.
+    let evil = jail.path("outside/target");
+    std::fs::create_dir(&evil).expect("mkdir");
+    let (_, text) = run(
+        &s,
+        &jail,
+        &format!(
+            "mkdir -p {ws}/other && ln -s {} {ws}/other/.git && echo linked",
+            evil.display()
+        ),
+    )
+    .await;
+    assert!(text.contains("linked"), "{text}");
+    run(&s, &jail, "true").await;
+    assert!(!exists(&evil.join("hooks")), "the server followed the link");
+}
+
+#[tokio::test]
+async fn a_hidden_place_moved_by_a_job_stops_later_jobs() {
+    let jail = Jail::new();
+    std::fs::create_dir(jail.path("ws/private")).expect("mkdir");
+    std::fs::write(jail.path("ws/private/token"), "TOPSECRET-TOKEN\n").expect("write");
+    let policy = jail.path("hide-in-ws.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[sandbox]\nfilesystem = \"workspace-write\"\nhide = [{:?}]\n",
+            jail.p("ws/private/token")
+        ),
+    )
+    .expect("write");
+    let s = Server::start_at(
+        &jail.path("ws"),
+        &["--policy", policy.to_str().expect("utf-8")],
+    )
+    .await;
+    let (_, text) = run(
+        &s,
+        &jail,
+        "cat private/token; mv private private2 && echo moved",
+    )
+    .await;
+    assert!(!text.contains("TOPSECRET"), "{text}");
+    assert!(text.contains("moved"), "{text}");
+    let r = s
+        .call(
+            "execute",
+            json!({"command": "cat private2/token", "wait": 20}),
+        )
+        .await;
+    let t = format!(
+        "{} {}",
+        text_of(&r),
+        r.structured_content.clone().unwrap_or_default()
+    );
+    assert!(!t.contains("TOPSECRET"), "{t}");
+    assert!(t.contains("moved or changed"), "{t}");
+}
+
+fn text_of(r: &rmcp::model::CallToolResult) -> String {
+    text(r)
 }

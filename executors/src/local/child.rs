@@ -268,11 +268,10 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         for sig in &p.reset {
             libc::signal(*sig, libc::SIG_DFL);
         }
-        if p.pty {
-            if libc::setsid() < 0 {
-                fail(p);
-            }
-        } else if libc::setpgid(0, 0) < 0 {
+        // Its own session, pty or not: a job left in the server's session would share the
+        // server's controlling terminal (the user's, when a client started us from one), and
+        // could read what the user types there or push input into it (TIOCSTI).
+        if libc::setsid() < 0 {
             fail(p);
         }
         for (target, fd) in p.stdio.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! The local executor: jobs run as `bash -c COMMAND` on this machine.
 //!
-//! Each job is its own process group (or, under a pty, its own session), gets
+//! Each job is its own session (and process group), with no controlling terminal but its own
+//! pty if it has one, gets
 //! `PR_SET_PDEATHSIG` so that it dies with the server, and carries a tag in its environment so
 //! that its whole tree can be found and killed (see [`tree`]). Its stdio are pipes or a pty,
 //! never the server's own stdio (the server's stdout is the MCP channel).

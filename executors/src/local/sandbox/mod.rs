@@ -38,6 +38,11 @@ impl Support {
     pub fn refusal(&self, spec: &SandboxSpec) -> Option<String> {
         let mut missing = Vec::new();
         if spec.writable.is_some() {
+            if let Err(e) = &self.mount_namespace {
+                missing.push(format!(
+                    "confining writes (and mode, owner and time changes) needs a mount namespace: {e}"
+                ));
+            }
             match &self.landlock {
                 Ok(abi) if *abi >= landlock::MIN_ABI_FOR_WRITES => {}
                 Ok(abi) => missing.push(format!(
@@ -47,7 +52,7 @@ impl Support {
                 Err(e) => missing.push(format!("confining writes needs Landlock: {e}")),
             }
         }
-        if !spec.hide.is_empty() || !spec.read_only.is_empty() {
+        if !spec.hide.is_empty() || !spec.read_only.is_empty() || !spec.pinned.is_empty() {
             if let Err(e) = &self.landlock {
                 missing.push(format!(
                     "hiding paths needs Landlock (so that jobs cannot undo the mounts): {e}"
@@ -162,7 +167,14 @@ pub(crate) fn probe(stand_ins: Option<&StandIns>) -> Support {
 
 /// Tries the real thing in a short-lived child: a namespace, a bind, a read-only flag.
 fn probe_mounts(s: &StandIns) -> Result<(), String> {
-    let plan = mounts::MountPlan::new(&[], &[(&s.dir, &s.dir)]).map_err(|e| e.to_string())?;
+    let dir: &Path = &s.dir;
+    let plan = mounts::MountPlan::new(&mounts::Layout {
+        writable: Some(&[dir]),
+        pinned: &[dir],
+        read_only: &[],
+        hidden: &[(dir, dir)],
+    })
+    .map_err(|e| e.to_string())?;
     // SAFETY: the child only makes system calls (MountPlan::apply) and exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -197,16 +209,19 @@ fn probe_mounts(s: &StandIns) -> Result<(), String> {
     }
 }
 
-/// The seccomp program, built once.
-fn no_network() -> io::Result<Arc<seccomp::NoNetwork>> {
-    static PROG: OnceLock<Result<Arc<seccomp::NoNetwork>, String>> = OnceLock::new();
-    PROG.get_or_init(|| {
-        seccomp::NoNetwork::new()
-            .map(Arc::from)
-            .map_err(|e| e.to_string())
-    })
-    .clone()
-    .map_err(io::Error::other)
+/// The seccomp programs (with and without network), built once.
+fn filter(block_network: bool) -> io::Result<Arc<seccomp::Filter>> {
+    static PROGS: OnceLock<[Result<Arc<seccomp::Filter>, String>; 2]> = OnceLock::new();
+    let progs = PROGS.get_or_init(|| {
+        [false, true].map(|block| {
+            seccomp::Filter::new(block)
+                .map(Arc::from)
+                .map_err(|e| e.to_string())
+        })
+    });
+    progs[usize::from(block_network)]
+        .clone()
+        .map_err(io::Error::other)
 }
 
 /// Devices every job may write: the bit bucket and friends, and its controlling terminal.
@@ -216,7 +231,7 @@ const WRITABLE_DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev
 pub(crate) struct Confinement {
     ruleset: Option<landlock::Ruleset>,
     mounts: Option<mounts::MountPlan>,
-    seccomp: Option<Arc<seccomp::NoNetwork>>,
+    seccomp: Option<Arc<seccomp::Filter>>,
     /// Root: empty the capability bounding set, so that `exec` grants no capabilities.
     drop_caps: bool,
 }
@@ -292,20 +307,36 @@ impl Confinement {
                     .map_err(|e| sandbox_err("cannot build the Landlock ruleset", e))?,
             )
         };
-        let mounts = if spec.hide.is_empty() && spec.read_only.is_empty() {
+        let stand_ins = stand_ins
+            .ok_or_else(|| crate::SpawnError::Sandbox("no place for the hidden stand-ins".into()));
+        let exists = |p: &&Path| p.symlink_metadata().is_ok();
+        let read_only: Vec<&Path> = spec
+            .read_only
+            .iter()
+            .map(PathBuf::as_path)
+            .filter(exists)
+            .collect();
+        let pinned: Vec<&Path> = spec
+            .pinned
+            .iter()
+            .map(PathBuf::as_path)
+            .filter(exists)
+            .collect();
+        let writable: Option<Vec<&Path>> = spec
+            .writable
+            .as_ref()
+            .map(|w| w.iter().map(PathBuf::as_path).collect());
+        let mut hidden_places: Vec<&Path> = spec.hide.iter().map(PathBuf::as_path).collect();
+        if writable.is_some() {
+            // Other terminals of the user (the one the server was started from, say): a job
+            // could read what is typed there. Its own terminal it reaches through /dev/tty.
+            hidden_places.push(Path::new("/dev/pts"));
+        }
+        let mounts = if writable.is_none() && hidden_places.is_empty() && read_only.is_empty() {
             None
         } else {
-            let stand_ins = stand_ins.ok_or_else(|| {
-                crate::SpawnError::Sandbox("no place for the hidden stand-ins".into())
-            })?;
-            let read_only: Vec<&Path> = spec
-                .read_only
-                .iter()
-                .map(PathBuf::as_path)
-                .filter(|p| p.symlink_metadata().is_ok())
-                .collect();
-            let hidden: Vec<(&Path, &Path)> = spec
-                .hide
+            let stand_ins = stand_ins?;
+            let hidden: Vec<(&Path, &Path)> = hidden_places
                 .iter()
                 .filter_map(|p| {
                     let meta = std::fs::metadata(p).ok()?;
@@ -314,18 +345,21 @@ impl Confinement {
                     } else {
                         &stand_ins.file
                     };
-                    Some((p.as_path(), stand_in.as_path()))
+                    Some((*p, stand_in.as_path()))
                 })
                 .collect();
-            let plan = mounts::MountPlan::new(&read_only, &hidden)
-                .map_err(|e| sandbox_err("cannot prepare the mounts", e))?;
+            let plan = mounts::MountPlan::new(&mounts::Layout {
+                writable: writable.as_deref(),
+                pinned: &pinned,
+                read_only: &read_only,
+                hidden: &hidden,
+            })
+            .map_err(|e| sandbox_err("cannot prepare the mounts", e))?;
             (!plan.is_empty()).then_some(plan)
         };
-        let seccomp = if spec.network {
-            None
-        } else {
-            Some(no_network().map_err(|e| sandbox_err("cannot build the seccomp filter", e))?)
-        };
+        let seccomp = Some(
+            filter(!spec.network).map_err(|e| sandbox_err("cannot build the seccomp filter", e))?,
+        );
         Ok(Self {
             ruleset,
             mounts,

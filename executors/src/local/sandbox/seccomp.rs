@@ -1,7 +1,9 @@
-//! A seccomp filter that takes IP networking away: `socket(2)` succeeds only for Unix sockets,
-//! and io_uring (which can open and connect sockets without `socket(2)`) is unavailable.
+//! The job's seccomp filter: the kernel keyrings are out of reach (a job could read the
+//! user's keys, or leave its own), and without network `socket(2)` succeeds only for Unix
+//! sockets and io_uring (which can open and connect sockets without `socket(2)`) is
+//! unavailable.
 //!
-//! Why a hand-written classic BPF program and not `seccompiler`: it is eleven instructions,
+//! Why a hand-written classic BPF program and not `seccompiler`: it is twenty instructions,
 //! built once in the parent; the child only hands it to the kernel.
 
 use std::io;
@@ -46,43 +48,57 @@ fn nr(n: libc::c_long) -> io::Result<u32> {
 }
 
 /// The filter program, kept alive while a child may use it.
-pub(crate) struct NoNetwork {
+pub(crate) struct Filter {
     prog: Vec<libc::sock_filter>,
     fprog: libc::sock_fprog,
 }
 
 // SAFETY: `fprog` points into `prog`, which is owned by the same struct and never mutated.
-unsafe impl Send for NoNetwork {}
+unsafe impl Send for Filter {}
 // SAFETY: as above; the program is read only.
-unsafe impl Sync for NoNetwork {}
+unsafe impl Sync for Filter {}
 
-impl NoNetwork {
-    pub(crate) fn new() -> io::Result<Box<Self>> {
+impl Filter {
+    pub(crate) fn new(block_network: bool) -> io::Result<Box<Self>> {
         let errno = |e: i32| RET_ERRNO | (e as u32 & 0xffff);
+        let deny = stmt(BPF_RET_K, errno(libc::EPERM));
         let mut prog = vec![
             stmt(BPF_LD_W_ABS, OFF_ARCH),
             // A foreign architecture (i386 through `int 0x80`) would number calls differently.
             jump(BPF_JEQ_K, AUDIT_ARCH, 1, 0),
-            stmt(BPF_RET_K, errno(libc::EPERM)),
+            deny,
             stmt(BPF_LD_W_ABS, OFF_NR),
         ];
         if cfg!(target_arch = "x86_64") {
             prog.push(jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1));
-            prog.push(stmt(BPF_RET_K, errno(libc::EPERM)));
+            prog.push(deny);
         }
-        prog.extend([
-            jump(BPF_JEQ_K, nr(libc::SYS_socket)?, 4, 0),
-            jump(BPF_JEQ_K, nr(libc::SYS_io_uring_setup)?, 2, 0),
-            jump(BPF_JEQ_K, nr(libc::SYS_io_uring_enter)?, 1, 0),
-            jump(BPF_JEQ_K, nr(libc::SYS_io_uring_register)?, 0, 1),
-            stmt(BPF_RET_K, errno(libc::EPERM)),
-            // Not socket: allowed. Socket: only for AF_UNIX.
-            jump(BPF_JEQ_K, nr(libc::SYS_socket)?, 0, 3),
-            stmt(BPF_LD_W_ABS, OFF_ARG0_LO),
-            jump(BPF_JEQ_K, libc::AF_UNIX as u32, 1, 0),
-            stmt(BPF_RET_K, errno(libc::EPERM)),
-            stmt(BPF_RET_K, RET_ALLOW),
-        ]);
+        let mut denied = vec![
+            nr(libc::SYS_add_key)?,
+            nr(libc::SYS_request_key)?,
+            nr(libc::SYS_keyctl)?,
+        ];
+        if block_network {
+            denied.extend([
+                nr(libc::SYS_io_uring_setup)?,
+                nr(libc::SYS_io_uring_enter)?,
+                nr(libc::SYS_io_uring_register)?,
+            ]);
+        }
+        for n in denied {
+            prog.push(jump(BPF_JEQ_K, n, 0, 1));
+            prog.push(deny);
+        }
+        if block_network {
+            // socket: only AF_UNIX.
+            prog.extend([
+                jump(BPF_JEQ_K, nr(libc::SYS_socket)?, 0, 3),
+                stmt(BPF_LD_W_ABS, OFF_ARG0_LO),
+                jump(BPF_JEQ_K, libc::AF_UNIX as u32, 1, 0),
+                deny,
+            ]);
+        }
+        prog.push(stmt(BPF_RET_K, RET_ALLOW));
         let len = u16::try_from(prog.len()).map_err(io::Error::other)?;
         let mut me = Box::new(Self {
             prog,
