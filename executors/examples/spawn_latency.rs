@@ -15,7 +15,11 @@ impl OutputSink for Null {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let ex = LocalExecutor::new().unwrap();
+    let containment =
+        executors::local::Containment::setup(&format!("{}-bench", std::process::id())).unwrap();
+    println!("{}", containment.describe());
+    let containment = Arc::new(containment);
+    let ex = LocalExecutor::new(Arc::clone(&containment)).unwrap();
     let mut std_t = Vec::new();
     let mut ours = Vec::new();
     for i in 0..400 {
@@ -41,6 +45,7 @@ async fn main() {
         ours.push(t.elapsed());
         s.outcome.await;
     }
+    containment.kill_all(Instant::now() + std::time::Duration::from_secs(3));
     std_t.sort();
     ours.sort();
     println!(

@@ -34,6 +34,8 @@ pub(crate) struct Prepared {
     away: Option<libc::cpu_set_t>,
     /// Write end of a close-on-exec pipe: the child writes `errno` there if `exec` fails.
     err_w: RawFd,
+    /// The job's `cgroup.procs`, open for writing, or -1 without a cgroup.
+    cgroup_procs: RawFd,
 }
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
@@ -91,7 +93,13 @@ impl Prepared {
             parent: unsafe { libc::getpid() },
             away: None,
             err_w: -1,
+            cgroup_procs: -1,
         })
+    }
+
+    /// The child joins the cgroup whose `cgroup.procs` is open as `fd` before anything else.
+    pub(crate) fn join_cgroup(&mut self, fd: RawFd) {
+        self.cgroup_procs = fd;
     }
 }
 
@@ -225,6 +233,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     let p = unsafe { &*arg.cast::<Prepared>() };
     // SAFETY: only system calls, on memory prepared by the parent.
     unsafe {
+        // First of all: every process the job will ever start must be born in its cgroup.
+        // Writing 0 moves the writer.
+        if p.cgroup_procs >= 0 && libc::write(p.cgroup_procs, b"0".as_ptr().cast(), 1) != 1 {
+            fail(p);
+        }
         if let Some(away) = &p.away {
             libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), away);
         }
