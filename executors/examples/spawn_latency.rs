@@ -1,5 +1,9 @@
 //! Spawn latency of the local executor against `std::process::Command` (posix_spawn).
-//! `cargo run --release -p executors --example spawn_latency`
+//! `cargo run --release -p executors --example spawn_latency [GAP_MS]`
+//!
+//! GAP_MS (default 0) pauses between spawns: jobs rarely start back to back, and joining a
+//! cgroup costs more on a quiet machine (see `local::cgroup`). The containment method is the
+//! server's (`MCP_JOBS_CONTAINMENT` forces one).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -17,12 +21,18 @@ impl OutputSink for Null {
 async fn main() {
     let containment =
         executors::local::Containment::setup(&format!("{}-bench", std::process::id())).unwrap();
-    println!("{}", containment.describe());
+    println!("containment: {}", containment.method().name());
+    let gap = std::env::args()
+        .nth(1)
+        .map(|g| std::time::Duration::from_millis(g.parse().unwrap()));
     let containment = Arc::new(containment);
     let ex = LocalExecutor::new(Arc::clone(&containment)).unwrap();
     let mut std_t = Vec::new();
     let mut ours = Vec::new();
     for i in 0..400 {
+        if let Some(gap) = gap {
+            tokio::time::sleep(gap).await;
+        }
         let t = Instant::now();
         let mut c = std::process::Command::new("/bin/bash")
             .arg("-c")
