@@ -278,13 +278,26 @@ impl Containment {
             .write(true)
             .custom_flags(libc::O_CLOEXEC)
             .open(dir.join("cgroup.procs"));
-        match procs {
-            Ok(f) => Ok(Some(JobCgroup {
+        let opened = procs.and_then(|f| {
+            let dir_fd = match self.method {
+                Method::Cgroup2 => Some(OwnedFd::from(
+                    fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                        .open(&dir)?,
+                )),
+                _ => None,
+            };
+            Ok((f, dir_fd))
+        });
+        match opened {
+            Ok((f, dir_fd)) => Ok(Some(JobCgroup {
                 group: Group {
                     method: self.method,
                     dir,
                 },
                 procs: OwnedFd::from(f),
+                dir: dir_fd,
             })),
             Err(e) => {
                 let _ = fs::remove_dir(&dir);
@@ -332,6 +345,8 @@ pub(crate) struct Group {
 pub(crate) struct JobCgroup {
     pub(crate) group: Group,
     pub(crate) procs: OwnedFd,
+    /// The directory itself (cgroup v2 only), for a child born in the group.
+    pub(crate) dir: Option<OwnedFd>,
 }
 
 impl Group {

@@ -159,7 +159,7 @@ impl LocalExecutor {
             &self.ignored,
         )?;
         if let Some(c) = &cgroup {
-            prepared.join_cgroup(c.procs.as_raw_fd());
+            prepared.join_cgroup(c.procs.as_raw_fd(), c.dir.as_ref().map(|d| d.as_raw_fd()));
         }
         let registered = match self
             .reaper
