@@ -104,7 +104,11 @@ enum Cmd {
     },
     /// Internal: the watchdog that kills the jobs of a server that died.
     #[command(name = "__guardian", hide = true)]
-    Guardian { instance: String },
+    Guardian {
+        instance: String,
+        /// The jobs' instance cgroup, as `METHOD:PATH`.
+        containment: Option<String>,
+    },
     /// Internal: a bare MCP server with a no-op tool (the benchmarks' baseline).
     #[command(name = "__noop-server", hide = true)]
     NoopServer,
@@ -113,7 +117,10 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     let a = match cli.command {
-        Some(Cmd::Guardian { instance }) => mcp_jobs::guardian::run(&instance),
+        Some(Cmd::Guardian {
+            instance,
+            containment,
+        }) => mcp_jobs::guardian::run(&instance, containment.as_deref()),
         Some(Cmd::Check {
             policy,
             host,

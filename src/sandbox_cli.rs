@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use executors::SandboxSpec;
-use executors::local::{LocalExecutor, SandboxSupport};
+use std::sync::Arc;
+
+use executors::local::{Containment, LocalExecutor, SandboxSupport};
 
 use crate::serve::ServeOptions;
 
@@ -74,12 +76,18 @@ fn report(opts: &ServeOptions) -> anyhow::Result<String> {
     let scratch = tempfile::Builder::new()
         .prefix("mcp-jobs-probe-")
         .tempdir()?;
-    let local = LocalExecutor::with_scratch(scratch.path())?;
+    // What a server started now would use (the probe's cgroup is removed at once).
+    let containment = match Containment::probe() {
+        Ok(c) => Arc::new(c),
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    let local = LocalExecutor::with_scratch(Arc::clone(&containment), scratch.path())?;
     let support = local.sandbox_support();
     let mut s = String::from("This machine:\n");
     for line in support.describe().lines() {
         s.push_str(&format!("  {line}\n"));
     }
+    s.push_str(&format!("  containment: {}\n", containment.describe()));
     s.push_str("\nEach sandbox mode here:\n");
     for (name, spec) in modes() {
         s.push_str(&format!("  {name}: {}\n", verdict(support, &spec)));

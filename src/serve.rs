@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use executors::Executor;
-use executors::local::LocalExecutor;
+use executors::local::{Containment, LocalExecutor};
 use executors::ssh::SshExecutor;
 use rmcp::ServiceExt;
 use tokio::signal::unix::{SignalKind, signal};
@@ -26,6 +26,8 @@ use policies::sandbox::FilesystemMode;
 
 /// How long shutdown may take before the server exits anyway.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
+/// How long the final kill of every job's cgroup may wait for them to be empty.
+const CGROUP_KILL_DEADLINE: Duration = Duration::from_secs(3);
 
 /// Server options from the command line.
 #[derive(Debug, Default, Clone)]
@@ -135,6 +137,7 @@ fn manager(
     config_path: Option<&Path>,
     instance: &str,
     state: &StateDir,
+    containment: &Arc<Containment>,
 ) -> anyhow::Result<JobManager> {
     let audit_path = opts
         .audit_log
@@ -181,9 +184,11 @@ fn manager(
         limits.max_retained = n;
     }
     let sandbox = sandbox(opts, file, &policy)?;
-    let local = Arc::new(
-        LocalExecutor::with_scratch(&state.root).context("cannot start the local executor")?,
-    );
+    let mut local = LocalExecutor::with_scratch(Arc::clone(containment), &state.root)
+        .context("cannot start the local executor")?;
+    if let Some(watcher) = crate::guardian::watcher() {
+        local = local.with_watcher(watcher);
+    }
     if let Some(s) = &sandbox {
         tracing::info!("local jobs run in a sandbox:\n{}", s.describe());
         if let Some(why) = local.sandbox_support().refusal(&s.spec(&policy, None)) {
@@ -192,7 +197,7 @@ fn manager(
             );
         }
     }
-    let local: Arc<dyn Executor> = local;
+    let local: Arc<dyn Executor> = Arc::new(local);
     let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
     executors.insert("local".into(), local);
     let mut host_rules = HashMap::new();
@@ -277,8 +282,16 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
     );
     // A broken config or policy stops the server before anything starts.
     let (file, config_path) = config_file(&opts)?;
+    let containment = Arc::new(
+        Containment::setup(&instance).context("cannot set up the containment of local jobs")?,
+    );
+    if containment.root().is_some() {
+        tracing::info!("{}", containment.describe());
+    } else {
+        tracing::warn!("{}", containment.describe());
+    }
     // Before the first job, and before the reaper: see `guardian`.
-    crate::guardian::start(&instance).context("cannot start the guardian process")?;
+    crate::guardian::start(&instance, &containment).context("cannot start the guardian process")?;
     let state_root = opts.state_dir.clone().or_else(|| file.state_dir.clone());
     let state = state_dir(state_root, &instance)?;
     let manager = Arc::new(manager(
@@ -287,6 +300,7 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
         config_path.as_deref(),
         &instance,
         &state,
+        &containment,
     )?);
     if let Some(http) = opts.http.clone() {
         let stop = tokio_util::sync::CancellationToken::new();
@@ -303,14 +317,7 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
             on_signal.cancel();
         });
         let served = crate::http::serve(Arc::clone(&manager), &http, stop).await;
-        if tokio::time::timeout(SHUTDOWN_DEADLINE, manager.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "shutdown took too long; exiting anyway (the guardian sweeps what is left)"
-            );
-        }
+        stop_jobs(&manager, &containment).await;
         drop(state);
         return served;
     }
@@ -333,12 +340,30 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
         _ = int.recv() => { tracing::info!("SIGINT"); stop.cancel(); }
         _ = hup.recv() => { tracing::info!("SIGHUP"); stop.cancel(); }
     }
+    stop_jobs(&manager, &containment).await;
+    drop(state);
+    Ok(())
+}
+
+/// Kills every job on the way out: each job's tree politely (TERM, then KILL after the grace),
+/// then whatever that missed — every process left in the jobs' cgroups (leftovers of ended jobs,
+/// escapees), and the orphans re-parented to this server (a child subreaper).
+async fn stop_jobs(manager: &JobManager, containment: &Arc<Containment>) {
     if tokio::time::timeout(SHUTDOWN_DEADLINE, manager.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("shutdown took too long; exiting anyway (the guardian sweeps what is left)");
     }
-    drop(state);
-    Ok(())
+    let c = Arc::clone(containment);
+    let until = Instant::now() + CGROUP_KILL_DEADLINE;
+    match tokio::task::spawn_blocking(move || c.kill_all(until)).await {
+        Ok(left) if !left.is_empty() => {
+            tracing::warn!(?left, "processes of jobs survived SIGKILL");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("the cgroup kill failed: {e}"),
+    }
+    let spared: Vec<u32> = crate::guardian::pid().into_iter().collect();
+    executors::local::kill_orphans(&spared);
 }

@@ -1,5 +1,9 @@
 //! Spawn latency of the local executor against `std::process::Command` (posix_spawn).
-//! `cargo run --release -p executors --example spawn_latency`
+//! `cargo run --release -p executors --example spawn_latency [GAP_MS]`
+//!
+//! GAP_MS (default 0) pauses between spawns: jobs rarely start back to back, and joining a
+//! cgroup costs more on a quiet machine (see `local::cgroup`). The containment method is the
+//! server's (`MCP_JOBS_CONTAINMENT` forces one).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -15,10 +19,20 @@ impl OutputSink for Null {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let ex = LocalExecutor::new().unwrap();
+    let containment =
+        executors::local::Containment::setup(&format!("{}-bench", std::process::id())).unwrap();
+    println!("containment: {}", containment.method().name());
+    let gap = std::env::args()
+        .nth(1)
+        .map(|g| std::time::Duration::from_millis(g.parse().unwrap()));
+    let containment = Arc::new(containment);
+    let ex = LocalExecutor::new(Arc::clone(&containment)).unwrap();
     let mut std_t = Vec::new();
     let mut ours = Vec::new();
     for i in 0..400 {
+        if let Some(gap) = gap {
+            tokio::time::sleep(gap).await;
+        }
         let t = Instant::now();
         let mut c = std::process::Command::new("/bin/bash")
             .arg("-c")
@@ -41,6 +55,7 @@ async fn main() {
         ours.push(t.elapsed());
         s.outcome.await;
     }
+    containment.kill_all(Instant::now() + std::time::Duration::from_secs(3));
     std_t.sort();
     ours.sort();
     println!(

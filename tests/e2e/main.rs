@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod containment;
 mod execute;
 mod http;
 mod interact;

@@ -37,6 +37,10 @@ pub(crate) struct Prepared {
     err_w: RawFd,
     /// Kernel confinement to apply just before `exec`.
     confine: Option<super::sandbox::Confinement>,
+    /// The job's `cgroup.procs`, open for writing, or -1 without a cgroup.
+    cgroup_procs: RawFd,
+    /// The job's cgroup v2 directory, or -1: where `clone3` can start the child directly.
+    cgroup_dir: RawFd,
 }
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
@@ -95,12 +99,21 @@ impl Prepared {
             away: None,
             err_w: -1,
             confine: None,
+            cgroup_procs: -1,
+            cgroup_dir: -1,
         })
     }
 
     /// Confines the child (and so all its descendants) before it `exec`s.
     pub(crate) fn confine(&mut self, c: super::sandbox::Confinement) {
         self.confine = Some(c);
+    }
+
+    /// The child joins the cgroup whose `cgroup.procs` is open as `fd` before anything else.
+    /// `dir`, when given, is the cgroup v2 directory, for `clone3(CLONE_INTO_CGROUP)`.
+    pub(crate) fn join_cgroup(&mut self, procs: RawFd, dir: Option<RawFd>) {
+        self.cgroup_procs = procs;
+        self.cgroup_dir = dir.unwrap_or(-1);
     }
 }
 
@@ -181,17 +194,28 @@ pub(crate) fn spawn(mut p: Prepared) -> io::Result<u32> {
     let mut stack = vec![0u8; CHILD_STACK];
     // The stack grows down: hand over its (16-byte aligned) top.
     let top = (stack.as_mut_ptr() as usize + CHILD_STACK) & !15;
-    // SAFETY: `child_main` only makes async-signal-safe system calls on `p`, which outlives the
-    // call: with CLONE_VFORK this thread is suspended until the child has exec'ed or exited, so
-    // `p` and `stack` stay valid and untouched while the child uses them.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&raw mut p).cast::<libc::c_void>(),
-        )
-    };
+    let mut pid = -1;
+    if p.cgroup_dir >= 0 {
+        // Born in its cgroup, the child need not join it: see `clone_into_cgroup`.
+        let procs = std::mem::replace(&mut p.cgroup_procs, -1);
+        let base = stack.as_mut_ptr() as usize;
+        // SAFETY: as for `clone` below; [base, top) is the child's stack.
+        pid = unsafe { clone_into_cgroup(&raw mut p, p.cgroup_dir, base, top - base) };
+        p.cgroup_procs = procs;
+    }
+    if pid < 0 {
+        // SAFETY: `child_main` only makes async-signal-safe system calls on `p`, which outlives
+        // the call: with CLONE_VFORK this thread is suspended until the child has exec'ed or
+        // exited, so `p` and `stack` stay valid and untouched while the child uses them.
+        pid = unsafe {
+            libc::clone(
+                child_main,
+                top as *mut libc::c_void,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&raw mut p).cast::<libc::c_void>(),
+            )
+        };
+    }
     if pid < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -226,6 +250,89 @@ pub(crate) fn spawn(mut p: Prepared) -> io::Result<u32> {
     u32::try_from(pid).map_err(io::Error::other)
 }
 
+/// `struct clone_args` of clone3(2), up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+#[repr(C, align(8))]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Starts `child_main(p)` as `clone` does, but born in the cgroup `dir`: returns the pid, or -1
+/// where that cannot be done (no clone3, a kernel before 5.7, a seccomp filter, another
+/// architecture), and the caller then clones the usual way.
+///
+/// Why: a child that joins its cgroup by writing `cgroup.procs` takes the kernel's
+/// cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period when no task was
+/// moved recently — 5 to 15 ms on this kind of machine, with the server's thread suspended
+/// (vfork) all along. Born in the cgroup, the child costs about what a plain clone does.
+/// clone3 takes no function to run: the child returns from the system call on its new stack,
+/// so it has to be called from assembly that then calls `child_main` there.
+///
+/// # Safety
+/// As `libc::clone` with CLONE_VM | CLONE_VFORK: `p` and the stack `[base, base + size)` must
+/// stay valid until the child has exec'ed or exited, which CLONE_VFORK ensures; `base + size`
+/// must be 16-byte aligned.
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone_into_cgroup(p: *mut Prepared, dir: RawFd, base: usize, size: usize) -> i32 {
+    let Ok(dir) = u64::try_from(dir) else {
+        return -1;
+    };
+    let args = CloneArgs {
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: base as u64,
+        stack_size: size as u64,
+        cgroup: dir,
+        ..CloneArgs::default()
+    };
+    let ret: i64;
+    // SAFETY: the parent only gets the system call's result. The child starts on its own
+    // stack (the kernel sets rsp to stack + stack_size) with the parent's other registers:
+    // r12 and r13 carry `p` and `child_main`, which never returns (it execs or _exits); the
+    // exit after it is a guard.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r12",
+            "call r13",
+            "mov edi, eax",
+            "mov eax, 60",
+            "syscall",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") &raw const args,
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") p,
+            in("r13") child_main as extern "C" fn(*mut libc::c_void) -> libc::c_int,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    i32::try_from(ret).ok().filter(|pid| *pid > 0).unwrap_or(-1)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn clone_into_cgroup(_: *mut Prepared, _: RawFd, _: usize, _: usize) -> i32 {
+    -1
+}
+
 /// Reports `errno` to the parent and exits.
 ///
 /// # Safety
@@ -257,6 +364,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     let p = unsafe { &*arg.cast::<Prepared>() };
     // SAFETY: only system calls, on memory prepared by the parent.
     unsafe {
+        // First of all: every process the job will ever start must be born in its cgroup.
+        // Writing 0 moves the writer.
+        if p.cgroup_procs >= 0 && libc::write(p.cgroup_procs, b"0".as_ptr().cast(), 1) != 1 {
+            fail(p);
+        }
         if let Some(away) = &p.away {
             libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), away);
         }

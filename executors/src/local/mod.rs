@@ -1,20 +1,22 @@
 //! The local executor: jobs run as `bash -c COMMAND` on this machine.
 //!
-//! Each job is its own session (and process group), with no controlling terminal but its own
-//! pty if it has one, gets
-//! `PR_SET_PDEATHSIG` so that it dies with the server, and carries a tag in its environment so
-//! that its whole tree can be found and killed (see [`tree`]). Its stdio are pipes or a pty,
-//! never the server's own stdio (the server's stdout is the MCP channel).
+//! Each job runs in its own cgroup where one can be created (see [`Containment`]), is its own
+//! session (and process group), with no controlling terminal but its own pty if it has one,
+//! gets `PR_SET_PDEATHSIG` so that it dies with the server, and carries a tag in its
+//! environment so that, without a cgroup, its tree can still be found (see [`tree`]). Its stdio
+//! are pipes or a pty, never the server's own stdio (the server's stdout is the MCP channel).
+//! Under a sandbox, the kernel confines it (see [`sandbox`]).
 
+mod cgroup;
 mod child;
 mod fdio;
 mod reaper;
 mod sandbox;
 mod tree;
 
+pub use cgroup::{CONTAINMENT_VAR, Containment, ContainmentError, Method};
 pub use sandbox::Support as SandboxSupport;
-
-pub use tree::{TAG_VAR, kill_tagged};
+pub use tree::{TAG_VAR, kill_orphans, kill_tagged};
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -38,13 +40,27 @@ const DRAIN_GRACE: Duration = Duration::from_millis(250);
 const KILL_POLL: Duration = Duration::from_millis(10);
 /// How long a kill waits after SIGKILL before it reports survivors.
 const KILL_DEADLINE: Duration = Duration::from_secs(3);
+/// How often an ended job's cgroup is checked for removal while leftovers of the job still run.
+const LINGER_POLL: Duration = Duration::from_secs(2);
 /// Pseudo-terminal size: wide, so that tools do not wrap lines for a reader that has no screen.
 const PTY_ROWS: u16 = 50;
 const PTY_COLS: u16 = 200;
 
+/// Hears when a job's process group starts, and when its leader is about to be reaped (after
+/// which its number may name another group). The guardian keeps this list, to kill the groups if
+/// the server dies. Called with the reaper's lock held: must not block.
+pub trait GroupWatcher: Send + Sync {
+    /// A job started as the leader of process group `pgid`.
+    fn started(&self, pgid: i32);
+    /// The leader of `pgid` is about to be reaped.
+    fn ended(&self, pgid: i32);
+}
+
 /// Runs jobs on this machine.
 pub struct LocalExecutor {
     shell: PathBuf,
+    containment: Arc<Containment>,
+    watcher: Option<Arc<dyn GroupWatcher>>,
     reaper: Arc<reaper::Reaper>,
     /// The server's environment, read once: reading it per job is a measurable part of a
     /// spawn, and the server never changes it.
@@ -60,18 +76,18 @@ pub struct LocalExecutor {
 
 impl LocalExecutor {
     /// Finds bash and starts the process-wide reaper (which makes this process a child
-    /// subreaper).
-    pub fn new() -> io::Result<Self> {
-        Self::build(None)
+    /// subreaper). Jobs are contained as `containment` says.
+    pub fn new(containment: Arc<Containment>) -> io::Result<Self> {
+        Self::build(containment, None)
     }
 
     /// Like [`LocalExecutor::new`], with a private directory (only the server writes there)
     /// for the sandbox's stand-ins for hidden places.
-    pub fn with_scratch(dir: &Path) -> io::Result<Self> {
-        Self::build(Some(dir))
+    pub fn with_scratch(containment: Arc<Containment>, dir: &Path) -> io::Result<Self> {
+        Self::build(containment, Some(dir))
     }
 
-    fn build(scratch: Option<&Path>) -> io::Result<Self> {
+    fn build(containment: Arc<Containment>, scratch: Option<&Path>) -> io::Result<Self> {
         let stand_ins = scratch.map(sandbox::StandIns::create).transpose()?;
         let support = sandbox::probe(stand_ins.as_ref());
         let shell = ["/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"]
@@ -81,6 +97,8 @@ impl LocalExecutor {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "bash was not found"))?;
         Ok(Self {
             shell,
+            containment,
+            watcher: None,
             reaper: reaper::global()?,
             base_env: std::env::vars_os().filter(|(k, _)| k != TAG_VAR).collect(),
             ignored: child::ignored_signals(),
@@ -92,6 +110,12 @@ impl LocalExecutor {
     /// What this machine's kernel can confine.
     pub fn sandbox_support(&self) -> &SandboxSupport {
         &self.support
+    }
+
+    /// Tells `watcher` of every job's process group.
+    pub fn with_watcher(mut self, watcher: Arc<dyn GroupWatcher>) -> Self {
+        self.watcher = Some(watcher);
+        self
     }
 
     fn spawn_now(&self, spec: JobSpec, sink: Arc<dyn OutputSink>) -> Result<Spawned, SpawnError> {
@@ -142,6 +166,12 @@ impl LocalExecutor {
             let (e_r, e_w) = pipe()?;
             ([in_r, o_w, e_w], None, in_w, Some(o_r), Some(e_r))
         };
+        let cgroup = self.containment.new_job(&spec.tag).map_err(|e| {
+            SpawnError::Io(io::Error::new(
+                e.kind(),
+                format!("cannot create the job's cgroup: {e}"),
+            ))
+        })?;
         let mut prepared = child::Prepared::new(
             &self.shell,
             &[OsStr::new("-c"), OsStr::new(&spec.command)],
@@ -161,14 +191,39 @@ impl LocalExecutor {
             } else {
                 None
             };
-            prepared.confine(sandbox::Confinement::prepare(
+            let confinement = sandbox::Confinement::prepare(
                 &self.support,
                 sb,
                 self.stand_ins.as_ref(),
                 terminal.as_deref(),
-            )?);
+            );
+            match confinement {
+                Ok(c) => prepared.confine(c),
+                Err(e) => {
+                    if let Some(c) = &cgroup {
+                        let _ = c.group.remove();
+                    }
+                    return Err(e);
+                }
+            }
         }
-        let registered = self.reaper.spawn(|| child::spawn(prepared))?;
+        if let Some(c) = &cgroup {
+            prepared.join_cgroup(c.procs.as_raw_fd(), c.dir.as_ref().map(|d| d.as_raw_fd()));
+        }
+        let registered = match self
+            .reaper
+            .spawn(|| child::spawn(prepared), self.watcher.as_ref())
+        {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(c) = &cgroup {
+                    let _ = c.group.remove();
+                }
+                return Err(e.into());
+            }
+        };
+        // Only the child needed `cgroup.procs`, and only until it joined.
+        let cgroup = cgroup.map(|c| c.group);
         // The child has its copies: closing ours lets the job see end-of-file on stdin when we
         // close the write end, and lets the pty master read end-of-file when the job is done.
         drop(child_stdio);
@@ -193,6 +248,7 @@ impl LocalExecutor {
         let stdin = Arc::new(tokio::sync::Mutex::new(stdin.map(Arc::new)));
         let has_stdin = Arc::new(AtomicBool::new(spec.stdin || spec.pty));
         let (stdin_at_exit, has_stdin_at_exit) = (Arc::clone(&stdin), Arc::clone(&has_stdin));
+        let cgroup_at_exit = cgroup.clone();
         let outcome: BoxFuture<'static, Outcome> = Box::pin(async move {
             let info = match exit.await {
                 Ok(info) => info,
@@ -202,12 +258,16 @@ impl LocalExecutor {
             // retained) job is forgotten — one descriptor per ended job would add up.
             has_stdin_at_exit.store(false, Ordering::SeqCst);
             stdin_at_exit.lock().await.take();
+            if let Some(group) = cgroup_at_exit {
+                remove_when_empty(group);
+            }
             let _ = tokio::time::timeout(DRAIN_GRACE, pump).await;
             Outcome::Exited(info)
         });
         let process = Arc::new(LocalProcess {
             pid,
             tag: spec.tag,
+            cgroup,
             exited: registered.exited,
             stdin,
             has_stdin,
@@ -222,6 +282,24 @@ fn terminal_path(fd: &OwnedFd) -> Option<PathBuf> {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
         .ok()
         .filter(|p| p.starts_with("/dev/"))
+}
+
+/// Removes an ended job's cgroup now if it is empty, or else once the job's leftovers are gone.
+///
+/// Why not at once: background processes of a job may outlive its main process (as they may
+/// without a cgroup), and stay contained until they end or `kill` / the server's exit ends them.
+fn remove_when_empty(group: cgroup::Group) {
+    if !matches!(group.remove(), Ok(false)) {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(LINGER_POLL).await;
+            if !matches!(group.remove(), Ok(false)) {
+                return;
+            }
+        }
+    });
 }
 
 /// A close-on-exec pipe: (read end, write end).
@@ -301,6 +379,8 @@ impl Executor for LocalExecutor {
 struct LocalProcess {
     pid: u32,
     tag: String,
+    /// The job's cgroup: every process the job started, whatever it did.
+    cgroup: Option<cgroup::Group>,
     /// Raised by the reaper just before the leader is reaped: from then on its pid (and so the
     /// job's pgid) may be reused, and only the tag identifies the job's processes.
     exited: Arc<AtomicBool>,
@@ -323,9 +403,48 @@ impl LocalProcess {
         }
     }
 
+    /// The job's live processes: its cgroup's, and (in case one left the cgroup, or there is
+    /// none) those the tree search finds.
+    fn members(&self) -> Vec<i32> {
+        let mut pids = tree::members(&self.root());
+        if let Some(group) = &self.cgroup {
+            pids.extend(group.pids());
+            pids.sort_unstable();
+            pids.dedup();
+        }
+        pids
+    }
+
+    fn signal_all(&self, signal: i32) {
+        if let Some(group) = &self.cgroup {
+            group.signal(signal);
+        }
+        tree::signal_all(&self.root(), signal);
+    }
+
+    /// SIGKILLs the whole job: the cgroup at once (forks included), and the tree.
+    async fn kill_all(&self) {
+        if let Some(group) = &self.cgroup {
+            let group = group.clone();
+            // A freeze may wait: not on a runtime thread.
+            let _ = tokio::task::spawn_blocking(move || group.kill()).await;
+        }
+        tree::signal_all(&self.root(), libc::SIGKILL);
+    }
+
+    /// The job is gone: its cgroup can go too, once the main process is reaped (until then the
+    /// reaper's exit path removes it).
+    fn forget_cgroup(&self) {
+        if let Some(group) = &self.cgroup
+            && self.exited.load(Ordering::SeqCst)
+        {
+            let _ = group.remove();
+        }
+    }
+
     async fn wait_gone(&self, until: Instant) -> Vec<i32> {
         loop {
-            let left = tree::members(&self.root());
+            let left = self.members();
             if left.is_empty() || Instant::now() >= until {
                 return left;
             }
@@ -363,20 +482,22 @@ impl Process for LocalProcess {
     fn kill_tree(&self, signal: i32, grace: Duration) -> BoxFuture<'_, Result<(), ControlError>> {
         Box::pin(async move {
             let _serial = self.kill_lock.lock().await;
-            tree::signal_all(&self.root(), signal);
-            // A stopped process cannot act on TERM: let it run so that it can.
             if signal != libc::SIGKILL {
-                tree::signal_all(&self.root(), libc::SIGCONT);
-            }
-            if signal != libc::SIGKILL && self.wait_gone(Instant::now() + grace).await.is_empty() {
-                return Ok(());
+                self.signal_all(signal);
+                // A stopped process cannot act on TERM: let it run so that it can.
+                self.signal_all(libc::SIGCONT);
+                if self.wait_gone(Instant::now() + grace).await.is_empty() {
+                    self.forget_cgroup();
+                    return Ok(());
+                }
             }
             let deadline = Instant::now() + KILL_DEADLINE;
             loop {
-                // Repeated, because a process may fork between the scan and the signal.
-                tree::signal_all(&self.root(), libc::SIGKILL);
+                // Repeated: without a cgroup, a process may fork between the scan and the signal.
+                self.kill_all().await;
                 let left = self.wait_gone(Instant::now() + KILL_POLL * 5).await;
                 if left.is_empty() {
+                    self.forget_cgroup();
                     return Ok(());
                 }
                 if Instant::now() >= deadline {
@@ -387,3 +508,7 @@ impl Process for LocalProcess {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod containment_tests;

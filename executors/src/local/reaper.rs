@@ -18,11 +18,13 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::GroupWatcher;
 use crate::{ExitInfo, ResourceUsage};
 
 struct Registration {
     exited: Arc<AtomicBool>,
     tx: oneshot::Sender<ExitInfo>,
+    watcher: Option<Arc<dyn GroupWatcher>>,
 }
 
 #[derive(Default)]
@@ -70,18 +72,27 @@ fn start() -> Result<Arc<Reaper>, String> {
 
 impl Reaper {
     /// Starts a child with `start` (which returns its pid) and registers its exit, atomically
-    /// with respect to the reaping thread.
-    pub(crate) fn spawn(&self, start: impl FnOnce() -> io::Result<u32>) -> io::Result<Registered> {
+    /// with respect to the reaping thread. `watcher` hears of the child's process group before
+    /// the child can be reaped, and of its end before its pid can be reused.
+    pub(crate) fn spawn(
+        &self,
+        start: impl FnOnce() -> io::Result<u32>,
+        watcher: Option<&Arc<dyn GroupWatcher>>,
+    ) -> io::Result<Registered> {
         let mut table = self.lock();
         let child = start()?;
         let exited = Arc::new(AtomicBool::new(false));
         let (tx, exit) = oneshot::channel();
         let pid = pid_i32(child);
+        if let Some(w) = watcher {
+            w.started(pid);
+        }
         table.waiters.insert(
             pid,
             Registration {
                 exited: Arc::clone(&exited),
                 tx,
+                watcher: watcher.cloned(),
             },
         );
         table.spawns = table.spawns.wrapping_add(1);
@@ -128,6 +139,9 @@ impl Reaper {
         let registration = table.waiters.remove(&pid);
         if let Some(r) = &registration {
             r.exited.store(true, Ordering::SeqCst);
+            if let Some(w) = &r.watcher {
+                w.ended(pid);
+            }
         }
         let reaped = wait4(pid);
         drop(table);

@@ -145,3 +145,19 @@ pub fn kill_tagged(tag_prefix: &str) -> usize {
     }
     killed
 }
+
+/// Kills (SIGKILL) every child of this process but those in `except`: at the server's exit, the
+/// orphans re-parented to it (a child subreaper) that nothing else found.
+pub fn kill_orphans(except: &[u32]) -> usize {
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let mut killed = 0;
+    for (pid, e) in read_proc() {
+        let spared = u32::try_from(pid).is_ok_and(|p| except.contains(&p));
+        if e.ppid == me && !e.zombie && !spared {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            killed += 1;
+        }
+    }
+    killed
+}
