@@ -762,3 +762,78 @@ async fn a_hidden_place_moved_by_a_job_stops_later_jobs() {
 fn text_of(r: &rmcp::model::CallToolResult) -> String {
     text(r)
 }
+
+/// Gives `path` (and what is under it) to `uid`.
+fn give(path: &Path, uid: u32) {
+    let ok = std::process::Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{uid}"))
+        .arg(path)
+        .status()
+        .expect("chown");
+    assert!(ok.success());
+}
+
+#[tokio::test]
+async fn an_unprivileged_server_confines_its_jobs_too_and_setuid_cannot_lift_it() {
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    let jail = Jail::new();
+    let state = tempfile::tempdir().expect("tempdir");
+    // A setuid-root program (made while root): under no_new_privs it runs as the user.
+    let suid = jail.path("ws/suid-id");
+    std::fs::copy("/usr/bin/id", &suid).expect("copy id");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+    let nobody = 65534;
+    if root {
+        // Run the server as `nobody`: it then needs a user namespace for its mounts.
+        give(jail.dir.path(), nobody);
+        give(state.path(), nobody);
+        std::os::unix::fs::chown(&suid, Some(0), Some(0)).expect("chown");
+        std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+    }
+    let policy = jail.policy("workspace-write", false);
+    let ws = jail.path("ws");
+    let dir = state.path().to_owned();
+    let home = jail.path("ws");
+    let s = Server::launch(
+        state,
+        &dir,
+        &["--policy", policy.to_str().expect("utf-8")],
+        |cmd| {
+            cmd.current_dir(&ws).env("HOME", &home);
+            if root {
+                cmd.uid(nobody).gid(nobody);
+            }
+        },
+    )
+    .await;
+    let cmd = format!(
+        "id -u; {suid} -u; echo x > {out}/f; echo ok > {ws}/in; echo h > {ws}/.git/hooks/pre-commit; \
+         cat {secret}/key; echo end",
+        suid = suid.display(),
+        out = jail.p("outside"),
+        ws = jail.p("ws"),
+        secret = jail.p("secret"),
+    );
+    let (status, text) = run(&s, &jail, &cmd).await;
+    assert_eq!(status["state"], "exited", "{status}");
+    let uid = if root {
+        nobody
+    } else {
+        unsafe { libc::getuid() }
+    };
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(uid.to_string().as_str()), "{text}");
+    assert_eq!(
+        lines.next(),
+        Some(uid.to_string().as_str()),
+        "the setuid program ran with another uid:\n{text}"
+    );
+    assert!(!exists(&jail.path("outside/f")), "{text}");
+    assert!(exists(&jail.path("ws/in")), "{text}");
+    assert!(!exists(&jail.path("ws/.git/hooks/pre-commit")), "{text}");
+    assert!(!text.contains("TOPSECRET"), "{text}");
+    assert!(text.contains("end"), "{text}");
+}

@@ -59,7 +59,8 @@ impl Server {
         Self::launch(state_dir, &dir, args, adjust).await
     }
 
-    async fn launch(
+    /// A server on the state directory `dir`, whose command the caller adjusts first.
+    pub async fn launch(
         state_dir: tempfile::TempDir,
         dir: &Path,
         args: &[&str],
