@@ -206,6 +206,12 @@ pub fn run(instance: &str, containment: Option<&str>) -> ! {
     if let Some(c) = &containment {
         c.kill_all(Instant::now() + CGROUP_DEADLINE);
     }
+    // The jobs' private temporary directories (sandboxed jobs), which the server would have
+    // removed at its exit. Not a link: `remove_dir_all` does not follow links inside it.
+    let tmp = crate::sandbox::tmp_root(instance);
+    if std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_dir()) {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
     std::process::exit(0)
 }
 

@@ -44,6 +44,15 @@ pub struct Sandbox {
     writable: Vec<PathBuf>,
     /// Each hidden place, resolved, with the file it was at start (device, inode), if any.
     hidden: Vec<(PathBuf, Option<(u64, u64)>)>,
+    /// Where the jobs' private temporary directories are made (mode 0700, this run's; removed
+    /// at exit, or by the guardian).
+    tmp_root: PathBuf,
+}
+
+/// The directory of this server run's job temporary directories (see [`Sandbox`]); the
+/// guardian removes it when the server dies.
+pub fn tmp_root(instance: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("mcp-jobs-{instance}-tmp"))
 }
 
 fn identity(p: &Path) -> Option<(u64, u64)> {
@@ -59,7 +68,11 @@ fn real(p: &Path) -> PathBuf {
 impl Sandbox {
     /// The sandbox from the policy and the `--sandbox`/config mode, or `None` when neither
     /// asks for one.
-    pub fn resolve(policy: &Policy, mode: Option<FilesystemMode>) -> anyhow::Result<Option<Self>> {
+    pub fn resolve(
+        policy: &Policy,
+        mode: Option<FilesystemMode>,
+        instance: &str,
+    ) -> anyhow::Result<Option<Self>> {
         let config = match (policy.sandbox.clone(), mode.map(SandboxConfig::mode)) {
             (None, None) => return Ok(None),
             (Some(p), None) => p,
@@ -92,6 +105,7 @@ impl Sandbox {
             workspace,
             writable,
             hidden,
+            tmp_root: tmp_root(instance),
         }))
     }
 
@@ -147,10 +161,59 @@ impl Sandbox {
         })
     }
 
+    /// A private temporary directory for a job (mode 0700), inside this run's directory.
+    pub fn make_tmpdir(&self, job: &str) -> std::io::Result<tempfile::TempDir> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        match std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&self.tmp_root)
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Ours only if a real directory of ours: someone else's (or a link) is refused.
+                let m = std::fs::symlink_metadata(&self.tmp_root)?;
+                use std::os::unix::fs::MetadataExt;
+                let me = std::fs::metadata("/proc/self")?.uid();
+                if !m.is_dir() || m.uid() != me || m.mode() & 0o077 != 0 {
+                    return Err(std::io::Error::other(format!(
+                        "{} exists and is not this server's private directory",
+                        self.tmp_root.display()
+                    )));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        tempfile::Builder::new()
+            .prefix(&format!("{job}-"))
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(&self.tmp_root)
+    }
+
+    /// Removes this run's temporary directories (the server's exit).
+    pub fn remove_tmp_root(&self) {
+        let _ = std::fs::remove_dir_all(&self.tmp_root);
+    }
+
+    /// The hidden places for a job now: those that existed at the server's start (checked by
+    /// [`Sandbox::refuse_start`]), and those that appeared since as real files or directories
+    /// (one a job made a symlink is skipped: binding over it would hide its target instead).
+    fn hidden_now(&self) -> Vec<PathBuf> {
+        self.hidden
+            .iter()
+            .filter(|(p, at_start)| {
+                at_start.is_some()
+                    || std::fs::symlink_metadata(p).is_ok_and(|m| !m.file_type().is_symlink())
+            })
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
     /// The kernel's instructions for one local job; `tmpdir` is its private temporary
-    /// directory.
-    pub fn spec(&self, policy: &Policy, tmpdir: Option<&Path>) -> SandboxSpec {
-        let (writable, read_only, pinned) = match self.config.filesystem {
+    /// directory. `Err`: why the job cannot run (a protected place turned into a link to a
+    /// writable root).
+    pub fn spec(&self, policy: &Policy, tmpdir: Option<&Path>) -> Result<SandboxSpec, String> {
+        let hide = self.hidden_now();
+        let (writable, read_only, mut pinned) = match self.config.filesystem {
             FilesystemMode::Off => (None, Vec::new(), Vec::new()),
             FilesystemMode::ReadOnly => (
                 Some(tmpdir.into_iter().map(Path::to_path_buf).collect()),
@@ -165,24 +228,47 @@ impl Sandbox {
                     .cloned()
                     .collect();
                 let protection = policy.sandbox_read_only(&roots);
+                if !protection.refusals.is_empty() {
+                    return Err(format!(
+                        "{}; nothing was run",
+                        protection.refusals.join("; ")
+                    ));
+                }
                 for hooks in &protection.missing_hooks {
                     // Git makes it at `init`; made empty now, it can be kept read-only.
                     if let Err(e) = make_dir_no_follow(hooks) {
                         tracing::debug!(path = %hooks.display(), "cannot create: {e}");
                     }
                 }
+                let mut pinned = protection.pinned;
+                // A hidden place inside a writable root: its parents there cannot be renamed
+                // either (the place would be found under another name, unhidden).
+                for h in &hide {
+                    for root in &roots {
+                        if h.starts_with(root) && h != root {
+                            pinned.extend(
+                                h.ancestors()
+                                    .skip(1)
+                                    .take_while(|a| *a != root.as_path())
+                                    .map(Path::to_path_buf),
+                            );
+                        }
+                    }
+                }
                 let mut roots = roots;
                 roots.extend(tmpdir.map(Path::to_path_buf));
-                (Some(roots), protection.read_only, protection.pinned)
+                (Some(roots), protection.read_only, pinned)
             }
         };
-        SandboxSpec {
+        pinned.sort();
+        pinned.dedup();
+        Ok(SandboxSpec {
             writable,
             read_only,
             pinned,
-            hide: self.hidden.iter().map(|(h, _)| h.clone()).collect(),
+            hide,
             network: self.config.network,
-        }
+        })
     }
 
     /// What `mcp-jobs sandbox` and the start-up log say about this sandbox.
@@ -212,7 +298,22 @@ impl Sandbox {
         if self.config.filesystem == FilesystemMode::WorkspaceWrite {
             s.push_str(&format!("writable roots: {}\n", list(&self.writable)));
         }
-        s.push_str(&format!("hidden: {}\n", list(&self.config.hide)));
+        let hidden: Vec<String> = self
+            .hidden
+            .iter()
+            .map(|(p, at_start)| match at_start {
+                Some(_) => p.display().to_string(),
+                None => format!("{} (does not exist now)", p.display()),
+            })
+            .collect();
+        s.push_str(&format!(
+            "hidden: {}\n",
+            if hidden.is_empty() {
+                "none".to_string()
+            } else {
+                hidden.join(", ")
+            }
+        ));
         s
     }
 }

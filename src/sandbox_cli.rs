@@ -72,7 +72,7 @@ fn verdict(support: &SandboxSupport, spec: &SandboxSpec) -> String {
 fn report(opts: &ServeOptions) -> anyhow::Result<String> {
     let (file, config_path) = crate::serve::config_file(opts)?;
     let policy = crate::serve::policy(opts, &file, config_path.as_deref())?;
-    let sandbox = crate::serve::sandbox(opts, &file, &policy)?;
+    let sandbox = crate::serve::sandbox(opts, &file, &policy, "probe")?;
     let scratch = tempfile::Builder::new()
         .prefix("mcp-jobs-probe-")
         .tempdir()?;
@@ -108,10 +108,11 @@ jobs on SSH hosts.\n",
             for line in sb.describe().lines() {
                 s.push_str(&format!("  {line}\n"));
             }
-            s.push_str(&format!(
-                "  on this machine: {}\n",
-                verdict(support, &sb.spec(&policy, None))
-            ));
+            let now = match sb.spec(&policy, None) {
+                Ok(spec) => verdict(support, &spec),
+                Err(why) => format!("refused ({why})"),
+            };
+            s.push_str(&format!("  on this machine: {now}\n"));
         }
     }
     Ok(s)

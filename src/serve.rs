@@ -51,8 +51,16 @@ pub struct ServeOptions {
 struct StateDir {
     root: PathBuf,
     jobs: PathBuf,
+    /// This run's stand-ins for hidden places (`DIR/sandbox/<run>`), removed at exit.
+    scratch: PathBuf,
     /// Set when the directory is temporary (removed at exit).
     temp: Option<tempfile::TempDir>,
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        executors::local::remove_scratch(&self.scratch);
+    }
 }
 
 fn state_dir(explicit: Option<PathBuf>, instance: &str) -> anyhow::Result<StateDir> {
@@ -69,7 +77,13 @@ fn state_dir(explicit: Option<PathBuf>, instance: &str) -> anyhow::Result<StateD
     let jobs = root.join("runs").join(instance);
     std::fs::create_dir_all(&jobs)
         .with_context(|| format!("cannot create the state directory {}", jobs.display()))?;
-    Ok(StateDir { root, jobs, temp })
+    let scratch = root.join("sandbox").join(instance);
+    Ok(StateDir {
+        root,
+        jobs,
+        scratch,
+        temp,
+    })
 }
 
 /// The config file named by the flags, or the user's, or none.
@@ -114,6 +128,7 @@ pub fn sandbox(
     opts: &ServeOptions,
     file: &ConfigFile,
     policy: &Policy,
+    instance: &str,
 ) -> anyhow::Result<Option<Arc<Sandbox>>> {
     let mode = match opts.sandbox.as_deref().or(file.sandbox.as_deref()) {
         None => None,
@@ -127,7 +142,7 @@ pub fn sandbox(
             ),
         },
     };
-    Ok(Sandbox::resolve(policy, mode)?.map(Arc::new))
+    Ok(Sandbox::resolve(policy, mode, instance)?.map(Arc::new))
 }
 
 /// Builds the manager from the config file and flags.
@@ -183,17 +198,21 @@ fn manager(
     if let Some(n) = opts.max_retained {
         limits.max_retained = n;
     }
-    let sandbox = sandbox(opts, file, &policy)?;
-    let mut local = LocalExecutor::with_scratch(Arc::clone(containment), &state.root)
+    let sandbox = sandbox(opts, file, &policy, instance)?;
+    let mut local = LocalExecutor::with_scratch(Arc::clone(containment), &scratch_dir(state))
         .context("cannot start the local executor")?;
     if let Some(watcher) = crate::guardian::watcher() {
         local = local.with_watcher(watcher);
     }
     if let Some(s) = &sandbox {
         tracing::info!("local jobs run in a sandbox:\n{}", s.describe());
-        if let Some(why) = local.sandbox_support().refusal(&s.spec(&policy, None)) {
+        let why = match s.spec(&policy, None) {
+            Ok(spec) => local.sandbox_support().refusal(&spec),
+            Err(why) => Some(why),
+        };
+        if let Some(why) = why {
             tracing::warn!(
-                "the sandbox cannot be enforced on this machine, so every local job will be refused: {why}"
+                "the sandbox cannot be enforced here now, so local jobs will be refused: {why}"
             );
         }
     }
@@ -343,6 +362,11 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
     stop_jobs(&manager, &containment).await;
     drop(state);
     Ok(())
+}
+
+/// This run's private directory for the sandbox's stand-ins (hidden places are bound to them).
+fn scratch_dir(state: &StateDir) -> PathBuf {
+    state.scratch.clone()
 }
 
 /// Kills every job on the way out: each job's tree politely (TERM, then KILL after the grace),

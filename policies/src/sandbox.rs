@@ -117,10 +117,20 @@ pub struct Protection {
     /// `.git` directories without `hooks`: a job could create one with a hook in it, so the
     /// server creates it empty first (then it is read-only).
     pub missing_hooks: Vec<PathBuf>,
+    /// Why no job can run now: a protected place was made a symbolic link to a writable root
+    /// (keeping its target read-only would take the whole root).
+    pub refusals: Vec<String>,
 }
 
 /// Files in a git directory that change where git reads its configuration and hooks from.
-const GIT_CONTROL: &[&str] = &["config", "hooks", "commondir", "config.worktree", "info"];
+const GIT_CONTROL: &[&str] = &[
+    "config",
+    "hooks",
+    "commondir",
+    "config.worktree",
+    "info",
+    "worktrees",
+];
 
 /// What a sandboxed job may not change inside `roots` although they are writable:
 /// - of every repository at the top of a root or one level down (and of its submodules in
@@ -148,13 +158,13 @@ pub fn read_only_places(roots: &[PathBuf], protected: &[Protected]) -> Protectio
                 .iter()
                 .filter(|e| !e.starts_with('/') && **e != ".git")
             {
-                push_existing(&mut out.read_only, top.join(entry));
+                push_existing(&mut out, roots, top.join(entry));
             }
         }
         for p in protected {
             match p {
                 Protected::Under(place) if place.starts_with(root) => {
-                    push_existing(&mut out.read_only, place.clone());
+                    push_existing(&mut out, roots, place.clone());
                 }
                 Protected::Under(place) if root.starts_with(place) => {
                     out.read_only.push(root.clone());
@@ -163,14 +173,19 @@ pub fn read_only_places(roots: &[PathBuf], protected: &[Protected]) -> Protectio
                 Protected::Anywhere(seq) if seq.len() == 1 && seq[0] == ".git" => {}
                 Protected::Anywhere(seq) => {
                     for top in &tops {
-                        push_existing(&mut out.read_only, top.join(seq.join("/")));
+                        push_existing(&mut out, roots, top.join(seq.join("/")));
                     }
                 }
             }
         }
+        for gitfile in gitfiles(root) {
+            // `gitdir: PATH` of a submodule or a linked worktree: rewritten, it would send git
+            // to a repository of the job's making.
+            push_existing(&mut out, roots, gitfile);
+        }
         for repo in repositories(root) {
             for name in GIT_CONTROL {
-                push_existing(&mut out.read_only, repo.git_dir.join(name));
+                push_existing(&mut out, roots, repo.git_dir.join(name));
             }
             if repo.git_dir.join("hooks").symlink_metadata().is_err() {
                 out.missing_hooks.push(repo.git_dir.join("hooks"));
@@ -183,16 +198,56 @@ pub fn read_only_places(roots: &[PathBuf], protected: &[Protected]) -> Protectio
         }
     }
     for list in [&mut out.read_only, &mut out.pinned, &mut out.missing_hooks] {
+        // Each place once; and a read-only place is not also pinned (its bind pins it).
         list.sort();
         list.dedup();
     }
     out
 }
 
-fn push_existing(places: &mut Vec<PathBuf>, p: PathBuf) {
-    if p.symlink_metadata().is_ok() {
-        places.push(p);
+/// Adds `p` if it exists. A symbolic link is not bound over (that would bind its target, which
+/// a job chose): its target is kept read-only if it lies in a writable root — unless it is
+/// such a root or holds one, which is refused rather than making the whole root read-only.
+fn push_existing(out: &mut Protection, roots: &[PathBuf], p: PathBuf) {
+    let Ok(meta) = p.symlink_metadata() else {
+        return;
+    };
+    if !meta.file_type().is_symlink() {
+        out.read_only.push(p);
+        return;
     }
+    let Ok(target) = std::fs::canonicalize(&p) else {
+        return;
+    };
+    if roots.iter().any(|r| r.starts_with(&target)) {
+        out.refusals.push(format!(
+            "{} is a symbolic link to {}, which holds a writable root: remove the link",
+            p.display(),
+            target.display()
+        ));
+    } else if roots.iter().any(|r| target.starts_with(r)) {
+        out.read_only.push(target);
+    }
+}
+
+/// `.git` files (not directories) at the top of `root` and one level down.
+fn gitfiles(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut candidates = vec![root.to_path_buf()];
+    if let Ok(dir) = std::fs::read_dir(root) {
+        for entry in dir.flatten().take(MAX_SCAN) {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                candidates.push(entry.path());
+            }
+        }
+    }
+    for c in candidates {
+        let g = c.join(".git");
+        if g.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            found.push(g);
+        }
+    }
+    found
 }
 
 struct Repository {

@@ -364,12 +364,9 @@ processes were killed with the server",
             sandbox: sandbox_text.as_deref(),
         });
         let tmpdir = match (&vetted.sandbox, &self.sandbox) {
-            (Some(_), Some(s)) if s.confines_files() => Some(
-                tempfile::Builder::new()
-                    .prefix(&format!("mcp-jobs-{id}-"))
-                    .tempdir()
-                    .map_err(JobError::Storage)?,
-            ),
+            (Some(_), Some(s)) if s.confines_files() => {
+                Some(s.make_tmpdir(&id.to_string()).map_err(JobError::Storage)?)
+            }
             _ => None,
         };
         let mut vetted = vetted;
@@ -654,6 +651,17 @@ processes were killed with the server",
             }
             cwd = std::fs::canonicalize(&at).ok().or(cwd);
         }
+        let sandbox_spec = match sandbox
+            .map(|s| s.spec(self.policy_for("local"), job.tmpdir().as_deref()))
+            .transpose()
+        {
+            Ok(spec) => spec,
+            Err(reason) => {
+                job.end_without_running(End::FailedToStart { reason });
+                self.record_end(&job);
+                return;
+            }
+        };
         let spec = JobSpec {
             command: r.command.clone(),
             cwd,
@@ -662,7 +670,7 @@ processes were killed with the server",
             pty: r.pty,
             stdin: job.stdin_allowed(),
             tag: format!("{}:{}", self.instance, job.id),
-            sandbox: sandbox.map(|s| s.spec(self.policy_for("local"), job.tmpdir().as_deref())),
+            sandbox: sandbox_spec,
         };
         let sink: Arc<dyn OutputSink> = Arc::clone(&job.output) as Arc<dyn OutputSink>;
         let Spawned { process, outcome } = match executor.spawn(spec, sink).await {
@@ -875,6 +883,9 @@ processes were killed with the server",
         for job in &jobs {
             self.record_end(job);
             job.remove_tmpdir();
+        }
+        if let Some(s) = &self.sandbox {
+            s.remove_tmp_root();
         }
         // Whatever the bookkeeping missed (background leftovers of ended jobs included).
         for _ in 0..3 {

@@ -718,16 +718,16 @@ async fn repositories_cannot_be_moved_aside_or_redirected() {
 }
 
 #[tokio::test]
-async fn a_hidden_place_moved_by_a_job_stops_later_jobs() {
+async fn a_hidden_place_inside_the_workspace_cannot_be_moved_and_if_moved_stops_jobs() {
     let jail = Jail::new();
-    std::fs::create_dir(jail.path("ws/private")).expect("mkdir");
-    std::fs::write(jail.path("ws/private/token"), "TOPSECRET-TOKEN\n").expect("write");
+    std::fs::create_dir_all(jail.path("ws/d1/d2")).expect("mkdir");
+    std::fs::write(jail.path("ws/d1/d2/token"), "TOPSECRET-TOKEN\n").expect("write");
     let policy = jail.path("hide-in-ws.toml");
     std::fs::write(
         &policy,
         format!(
             "[sandbox]\nfilesystem = \"workspace-write\"\nhide = [{:?}]\n",
-            jail.p("ws/private/token")
+            jail.p("ws/d1/d2/token")
         ),
     )
     .expect("write");
@@ -739,15 +739,21 @@ async fn a_hidden_place_moved_by_a_job_stops_later_jobs() {
     let (_, text) = run(
         &s,
         &jail,
-        "cat private/token; mv private private2 && echo moved",
+        "cat d1/d2/token; mv d1 d1x; mv d1/d2 d1/d2x; mv d1/d2/token t; echo end",
     )
     .await;
     assert!(!text.contains("TOPSECRET"), "{text}");
-    assert!(text.contains("moved"), "{text}");
+    assert!(text.contains("end"), "{text}");
+    assert!(
+        exists(&jail.path("ws/d1/d2/token")),
+        "the hidden place moved:\n{text}"
+    );
+    // Moved behind the server's back: later jobs are refused rather than run unhidden.
+    std::fs::rename(jail.path("ws/d1"), jail.path("ws/d1x")).expect("rename");
     let r = s
         .call(
             "execute",
-            json!({"command": "cat private2/token", "wait": 20}),
+            json!({"command": "cat d1x/d2/token", "wait": 20}),
         )
         .await;
     let t = format!(
@@ -757,6 +763,120 @@ async fn a_hidden_place_moved_by_a_job_stops_later_jobs() {
     );
     assert!(!t.contains("TOPSECRET"), "{t}");
     assert!(t.contains("moved or changed"), "{t}");
+}
+
+#[tokio::test]
+async fn linked_worktrees_and_submodule_gitfiles_cannot_be_redirected() {
+    let jail = Jail::new();
+    let ws = jail.p("ws");
+    let sh = |cmd: &str| {
+        let ok = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .status()
+            .expect("sh");
+        assert!(ok.success(), "{cmd}");
+    };
+    sh(&format!(
+        "cd {ws} && git commit -q --allow-empty -m one && git worktree add -q {out}/wt && \
+         mkdir sub && echo 'gitdir: {ws}/.git' > sub/.git",
+        out = jail.p("outside")
+    ));
+    let s = jail.server("workspace-write", false).await;
+    let cmd = format!(
+        "cd {ws}; echo {ws}/evil > .git/worktrees/wt/commondir; echo x > .git/worktrees/wt/gitdir; \
+         mv .git/worktrees .git/wtx; echo 'gitdir: {ws}/evil' > sub/.git; mv sub/.git sub/g; echo end"
+    );
+    let (_, text) = run(&s, &jail, &cmd).await;
+    assert!(text.contains("end"), "{text}");
+    let commondir =
+        std::fs::read_to_string(jail.path("ws/.git/worktrees/wt/commondir")).expect("commondir");
+    assert!(!commondir.contains("evil"), "{text}");
+    assert!(exists(&jail.path("ws/.git/worktrees/wt/gitdir")), "{text}");
+    let gitfile = std::fs::read_to_string(jail.path("ws/sub/.git")).expect("gitfile");
+    assert!(!gitfile.contains("evil"), "{text}");
+}
+
+#[tokio::test]
+async fn a_protected_place_made_a_link_to_a_writable_root_refuses_jobs() {
+    let jail = Jail::new();
+    let s = jail.server("workspace-write", false).await;
+    let ws = jail.p("ws");
+    let (_, text) = run(
+        &s,
+        &jail,
+        &format!("mkdir -p {ws}/y/.git && touch {ws}/y/.git/HEAD && ln -s {ws} {ws}/y/.git/info && echo made"),
+    )
+    .await;
+    assert!(text.contains("made"), "{text}");
+    let r = s
+        .call(
+            "execute",
+            json!({"command": format!("touch {ws}/after"), "wait": 20}),
+        )
+        .await;
+    let t = format!(
+        "{} {}",
+        text_of(&r),
+        r.structured_content.clone().unwrap_or_default()
+    );
+    assert!(t.contains("symbolic link"), "{t}");
+    assert!(!exists(&jail.path("ws/after")));
+    // The operator removes the link; jobs run again, and the workspace is still writable.
+    std::fs::remove_file(jail.path("ws/y/.git/info")).expect("rm");
+    let (_, text) = run(&s, &jail, &format!("touch {ws}/after && echo ok")).await;
+    assert!(text.contains("ok"), "{text}");
+}
+
+#[tokio::test]
+async fn tmpdirs_are_private_and_gone_when_the_server_is_killed() {
+    let jail = Jail::new();
+    let s = jail.server("workspace-write", false).await;
+    let id = s
+        .start_job(json!({"command": "echo \"tmp=$TMPDIR\"; sleep 1000", "cwd": jail.p("ws")}))
+        .await;
+    let mut tmp = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let out = std::fs::read_dir(s.state_dir.path().join("runs"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .flat_map(|run| {
+                    std::fs::read_dir(run.path())
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                })
+                .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+                .find_map(|t| {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix("tmp=").map(str::to_string))
+                });
+            if let Some(t) = out {
+                tmp = t;
+            }
+            !tmp.is_empty()
+        })
+        .await,
+        "no TMPDIR printed by {id}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&tmp)
+        .expect("tmpdir")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "{tmp}");
+    let root = Path::new(&tmp).parent().expect("parent").to_path_buf();
+    s.signal(libc::SIGKILL);
+    assert!(
+        eventually(Duration::from_secs(10), || !root.exists()).await,
+        "{} left behind",
+        root.display()
+    );
 }
 
 fn text_of(r: &rmcp::model::CallToolResult) -> String {

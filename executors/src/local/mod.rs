@@ -15,7 +15,7 @@ mod sandbox;
 mod tree;
 
 pub use cgroup::{CONTAINMENT_VAR, Containment, ContainmentError, Method};
-pub use sandbox::Support as SandboxSupport;
+pub use sandbox::{Support as SandboxSupport, remove_scratch};
 pub use tree::{TAG_VAR, kill_orphans, kill_tagged};
 
 use std::ffi::{OsStr, OsString};

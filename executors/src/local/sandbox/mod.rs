@@ -111,22 +111,26 @@ pub(crate) struct StandIns {
 impl StandIns {
     pub(crate) fn create(under: &Path) -> io::Result<Self> {
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-        let base = under.join("sandbox");
+        let base = under.to_path_buf();
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&base)?;
         let dir = base.join("hidden-dir");
         let file = base.join("hidden-file");
-        match std::fs::DirBuilder::new().mode(0o000).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
+        // Made anew at each start: a stand-in must be empty, and one left by an earlier run
+        // (mode 000) cannot be opened again by a server that is not root.
+        for stale in [&dir, &file] {
+            match std::fs::symlink_metadata(stale) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir(stale)?,
+                Ok(_) => std::fs::remove_file(stale)?,
+                Err(_) => {}
+            }
         }
+        std::fs::DirBuilder::new().mode(0o000).create(&dir)?;
         std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o000)
             .open(&file)?;
         // Unreadable even to their owner: a hidden place reads as "permission denied".
@@ -134,6 +138,16 @@ impl StandIns {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000))?;
         Ok(Self { dir, file })
     }
+}
+
+/// Removes a scratch directory made by [`StandIns::create`] (the stand-ins are unreadable, even
+/// to their owner: they are opened up first).
+pub fn remove_scratch(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["hidden-dir", "hidden-file"] {
+        let _ = std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o700));
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Probes this machine once.
