@@ -12,7 +12,7 @@ use std::time::Duration;
 use executors::{Executor, JobSpec, OutputSink, Spawned};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use policies::{CheckRequest, Policy};
+use policies::Policy;
 
 use super::job::{Job, JobId, JobRequest};
 use super::journal::{self, Earlier, Entry, Journal};
@@ -38,6 +38,8 @@ pub enum JobError {
     Storage(std::io::Error),
     #[error("refused by the policy, nothing was run: {0}")]
     Refused(String),
+    #[error("cannot read {0}'s output: {1}")]
+    Output(JobId, std::io::Error),
 }
 
 /// Filter for [`JobManager::list`].
@@ -65,18 +67,6 @@ pub struct KillReport {
     pub survivors: Option<String>,
 }
 
-/// What the policy decided for a job that may run.
-struct Vetted {
-    rule: Option<String>,
-    stdin: bool,
-    timeout: Option<Duration>,
-    clear_env: bool,
-    env: Vec<(String, String)>,
-    cwd: PathBuf,
-    /// The sandbox the job will run in (local jobs under a sandbox).
-    sandbox: Option<SandboxSummary>,
-}
-
 /// What a host's config entry adds: its own policy, and limits.
 #[derive(Default)]
 pub struct HostRules {
@@ -95,10 +85,10 @@ pub struct HostRules {
 type Permits = (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>);
 
 pub struct JobManager {
-    limits: Limits,
-    hosts: HashMap<String, (HostRules, Option<Arc<Semaphore>>)>,
+    pub(super) limits: Limits,
+    pub(super) hosts: HashMap<String, (HostRules, Option<Arc<Semaphore>>)>,
     policy: Arc<Policy>,
-    audit: Arc<AuditLog>,
+    pub(super) audit: Arc<AuditLog>,
     /// This run's directory in the state directory (`DIR/runs/<run>`): new jobs' logs.
     jobs_dir: PathBuf,
     /// `DIR/runs`: logs are deleted only in its run directories.
@@ -114,7 +104,7 @@ pub struct JobManager {
     listing: tokio::sync::broadcast::Sender<()>,
     journal: Journal,
     /// The kernel sandbox of local jobs, if one is asked for.
-    sandbox: Option<Arc<Sandbox>>,
+    pub(super) sandbox: Option<Arc<Sandbox>>,
 }
 
 impl JobManager {
@@ -448,7 +438,7 @@ processes were killed with the server",
         Ok(job)
     }
 
-    fn validate(&self, r: &JobRequest) -> Result<(), JobError> {
+    pub(super) fn validate(&self, r: &JobRequest) -> Result<(), JobError> {
         let bad = |m: String| Err(JobError::BadRequest(m));
         if r.command.trim().is_empty() {
             return bad(
@@ -493,108 +483,6 @@ processes were killed with the server",
         Ok(())
     }
 
-    /// The policy's verdict on a job. Refusals are written to the audit log here; the caller
-    /// logs the allowed ones once the job has an id.
-    fn vet(&self, r: &JobRequest) -> Result<Vetted, JobError> {
-        let server_cwd = std::env::current_dir().unwrap_or_default();
-        let cwd = match &r.cwd {
-            Some(c) if c.is_absolute() => c.clone(),
-            Some(c) => server_cwd.join(c),
-            None => server_cwd,
-        };
-        let env: Vec<(String, String)> =
-            r.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let policy = self.policy_for(&r.host);
-        let verdict = policy.check(&CheckRequest {
-            command: &r.command,
-            host: &r.host,
-            cwd: Some(&cwd),
-            env: &env,
-        });
-        let mut reasons: Vec<String> = Vec::new();
-        if !verdict.allowed {
-            reasons.push(verdict.summary());
-        }
-        let sandbox = match &self.sandbox {
-            None => None,
-            Some(s) if r.host == "local" => {
-                reasons.extend(s.refuse_cwd(&cwd));
-                Some(s.summary())
-            }
-            Some(s) => {
-                let opted_out = self.hosts.get(&r.host).is_some_and(|(h, _)| h.sandbox_off);
-                if !opted_out {
-                    reasons.push(format!(
-                        "the server runs jobs in a sandbox ({}), which cannot confine a job on the remote host {:?}; the host's config section must say sandbox = \"off\" to let its jobs run unconfined",
-                        s.summary().text(),
-                        r.host
-                    ));
-                }
-                None
-            }
-        };
-        if r.stdin.is_some() && !verdict.stdin {
-            reasons.push(
-                "the policy does not let this job take input on stdin, so `stdin` cannot be given"
-                    .into(),
-            );
-        }
-        let host_max = self.hosts.get(&r.host).and_then(|(h, _)| h.max_timeout);
-        if let (Some(t), Some(max)) = (r.timeout, policy.limits.max_timeout.or(host_max))
-            && t > max
-        {
-            reasons.push(format!(
-                "`timeout` {}s exceeds the policy's maximum of {}s",
-                t.as_secs_f64(),
-                max.as_secs_f64()
-            ));
-        }
-        if !reasons.is_empty() {
-            self.audit.write(&Record {
-                tool: "execute",
-                host: &r.host,
-                command: &r.command,
-                cwd: Some(&cwd.display().to_string()),
-                job_id: None,
-                allowed: false,
-                rules: &verdict.rules,
-                reasons: &reasons,
-                input: None,
-                sandbox: None,
-            });
-            return Err(JobError::Refused(format!(
-                "{} (use the `check` tool to see how the policy reads a command)",
-                reasons.join("; ")
-            )));
-        }
-        if let (Some(t), Some(max)) = (r.timeout, host_max)
-            && t > max
-        {
-            return Err(JobError::BadRequest(format!(
-                "`timeout` {}s exceeds host {}'s maximum of {}s",
-                t.as_secs_f64(),
-                r.host,
-                max.as_secs_f64()
-            )));
-        }
-        let clear_env = policy.env_pass.is_some();
-        let mut job_env: Vec<(String, String)> = Vec::new();
-        if clear_env {
-            job_env.extend(std::env::vars().filter(|(k, _)| policy.passes_env(k)));
-        }
-        job_env.extend(env);
-        job_env.extend(policy.hardening_env());
-        Ok(Vetted {
-            rule: (!verdict.rules.is_empty()).then(|| verdict.rules.join(", ")),
-            stdin: verdict.stdin,
-            timeout: self.limits.default_timeout,
-            clear_env,
-            env: job_env,
-            cwd,
-            sandbox,
-        })
-    }
-
     /// A receiver that fires when jobs are added or forgotten.
     pub fn listing(&self) -> tokio::sync::broadcast::Receiver<()> {
         self.listing.subscribe()
@@ -618,7 +506,7 @@ processes were killed with the server",
         &self.audit
     }
 
-    fn executor(&self, host: &str) -> Result<Arc<dyn Executor>, JobError> {
+    pub(super) fn executor(&self, host: &str) -> Result<Arc<dyn Executor>, JobError> {
         if let Some(e) = self.executors.get(host) {
             return Ok(Arc::clone(e));
         }

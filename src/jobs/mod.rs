@@ -1,11 +1,17 @@
 //! Jobs: their ids and lives ([`job`], [`state`]), the manager that starts and stops them
-//! ([`manager`]), and the journal that outlives a server run ([`journal`]).
+//! ([`manager`]) with its operations in their own files (vetting and `check`, `interact`,
+//! [`wait`]), and the journal that outlives a server run ([`journal`]).
 
+mod interact;
 pub mod job;
 pub mod journal;
 pub mod manager;
 pub mod state;
+mod vetting;
+pub mod wait;
 
+pub use interact::{InteractOutcome, InteractRequest};
 pub use job::{Job, JobId, JobRequest};
 pub use manager::{CleanScope, JobError, JobManager, KillReport, ListFilter};
 pub use state::{End, Phase, StateName};
+pub use vetting::Assessment;

@@ -1,11 +1,20 @@
-//! The MCP tools: arguments ([`params`]), results ([`replies`]), waiting ([`waiting`]) and the
-//! server that routes calls to the JobManager ([`server`]).
+//! The MCP tools: thin handlers, one file per family ([`execute`], [`read`], [`interact`],
+//! [`control`], [`overview`], [`check`]), over the JobManager's operations; their arguments
+//! ([`params`], [`args`]), results ([`replies`]), progress ([`progress`]) and the server that
+//! routes calls ([`server`]).
 
+pub mod args;
+mod check;
+mod control;
+mod execute;
+mod interact;
+mod overview;
 pub mod params;
+pub mod progress;
+mod read;
 pub mod replies;
 pub mod resources;
 pub mod server;
 pub mod tasks;
-pub mod waiting;
 
 pub use server::JobServer;

@@ -222,4 +222,7 @@ pub struct CheckParams {
     /// The working directory it would run in.
     #[serde(default)]
     pub cwd: Option<String>,
+    /// Environment variables it would be given (as for `execute`).
+    #[serde(default)]
+    pub env: Option<BTreeMap<String, String>>,
 }

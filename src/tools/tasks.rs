@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, DetailedTask, JsonObject, Task, TaskPayload, TaskStatus};
 
+use super::progress::latest_line;
 use super::replies::{ExecuteReply, JobStatus, reply};
-use super::waiting::latest_line;
 use crate::config::bounds;
 use crate::jobs::{Job, JobManager};
 use crate::output::{Select, view};

@@ -1,0 +1,223 @@
+//! Waiting on jobs: until they end, until their output matches a regex, or until an
+//! interactive job's reply is in — always bounded in time, cancellable, and giving the caller a
+//! heartbeat to report progress with.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use regex::bytes::Regex;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::Job;
+use crate::output::OutputStore;
+use crate::output::store::Piece;
+use crate::output::text::render;
+
+/// The longest partial line kept while scanning for a pattern.
+const MAX_CARRY: usize = 64 * 1024;
+/// Bytes scanned per step.
+const SCAN_STEP: u64 = 1 << 20;
+
+/// What a waiting operation calls while it waits, so that a client can be told of progress.
+pub trait Heartbeat: Send {
+    /// When the next beat is due.
+    fn due(&self) -> Instant;
+    /// Beats, if one is due.
+    fn tick<'a>(&'a mut self, jobs: &'a [Arc<Job>]) -> BoxFuture<'a, ()>;
+}
+
+/// No heartbeat.
+pub struct Silent;
+
+impl Heartbeat for Silent {
+    fn due(&self) -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
+    fn tick<'a>(&'a mut self, _jobs: &'a [Arc<Job>]) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Finds the first line matching a regex in output as it grows, scanning each byte once.
+/// The line being written (not yet ended by a newline) is matched too: prompts have no newline.
+pub struct LineMatcher {
+    re: Regex,
+    pos: u64,
+    carry: Vec<u8>,
+}
+
+impl LineMatcher {
+    pub fn new(re: Regex, from: u64) -> Self {
+        Self {
+            re,
+            pos: from,
+            carry: Vec::new(),
+        }
+    }
+
+    /// Scans what was appended since the last call; returns the first matching line.
+    pub fn scan(&mut self, store: &OutputStore) -> io::Result<Option<String>> {
+        let total = store.len();
+        while self.pos < total {
+            let end = total.min(self.pos + SCAN_STEP);
+            for piece in store.pieces(self.pos, end) {
+                match piece {
+                    Piece::Omitted { .. } => self.carry.clear(),
+                    Piece::Data { start, end, .. } => {
+                        let (got, data) = store.read(start, end)?;
+                        if got > start {
+                            self.carry.clear();
+                        }
+                        self.carry.extend_from_slice(&data);
+                    }
+                }
+            }
+            self.pos = end;
+            if let Some(m) = self.re.find(&self.carry) {
+                let s = memchr::memrchr(b'\n', &self.carry[..m.start()]).map_or(0, |i| i + 1);
+                let e = memchr::memchr(b'\n', &self.carry[m.start()..])
+                    .map_or(self.carry.len(), |i| m.start() + i);
+                let line = render(&self.carry[s..e], false);
+                self.carry.drain(..e);
+                return Ok(Some(line));
+            }
+            if let Some(i) = memchr::memrchr(b'\n', &self.carry) {
+                self.carry.drain(..=i);
+            }
+            if self.carry.len() > MAX_CARRY {
+                let drop = self.carry.len() - MAX_CARRY;
+                self.carry.drain(..drop);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Why a wait returned: exactly one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitEnd {
+    /// What was waited for happened.
+    Done,
+    /// The time ran out first.
+    TimedOut,
+    /// The client cancelled the call.
+    Cancelled,
+}
+
+/// How a wait ended.
+pub struct WaitOutcome {
+    pub end: WaitEnd,
+    /// Per job, the line that matched `until`.
+    pub matched: Vec<Option<String>>,
+}
+
+/// Waits until all (or `any`) of `jobs` have ended or matched `until`, or `timeout` passes, or
+/// the client cancels.
+pub async fn wait_jobs(
+    jobs: &[Arc<Job>],
+    until: Option<&Regex>,
+    any: bool,
+    timeout: Duration,
+    ct: &CancellationToken,
+    heartbeat: &mut dyn Heartbeat,
+) -> io::Result<WaitOutcome> {
+    let deadline = Instant::now() + timeout;
+    let mut matchers: Vec<Option<LineMatcher>> = jobs
+        .iter()
+        .map(|_| until.map(|re| LineMatcher::new(re.clone(), 0)))
+        .collect();
+    let mut matched: Vec<Option<String>> = vec![None; jobs.len()];
+    loop {
+        // Registered before the checks, so that no change between check and sleep is missed.
+        let mut wakers: Vec<_> = jobs.iter().map(|j| Box::pin(j.output.changed())).collect();
+        for w in &mut wakers {
+            w.as_mut().enable();
+        }
+        let mut done_flags = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            if matched[i].is_none()
+                && let Some(m) = &mut matchers[i]
+            {
+                matched[i] = m.scan(&job.output)?;
+            }
+            done_flags.push(matched[i].is_some() || job.is_ended());
+        }
+        let done = if any {
+            done_flags.iter().any(|d| *d)
+        } else {
+            done_flags.iter().all(|d| *d)
+        };
+        if done || ct.is_cancelled() || Instant::now() >= deadline {
+            let end = if done {
+                WaitEnd::Done
+            } else if ct.is_cancelled() {
+                WaitEnd::Cancelled
+            } else {
+                WaitEnd::TimedOut
+            };
+            return Ok(WaitOutcome { end, matched });
+        }
+        heartbeat.tick(jobs).await;
+        let wake = deadline.min(heartbeat.due());
+        tokio::select! {
+            _ = futures::future::select_all(wakers) => {}
+            () = tokio::time::sleep_until(wake) => {}
+            () = ct.cancelled() => {}
+        }
+    }
+}
+
+/// Waits for the reply to an `interact`: until `until` matches, the output goes quiet, the job
+/// ends, the wait runs out, or the client cancels. Returns whether `until` matched.
+pub async fn wait_for_reply(
+    job: &Arc<Job>,
+    start: u64,
+    until: Option<Regex>,
+    quiet: Option<Duration>,
+    wait: Duration,
+    ct: &CancellationToken,
+    heartbeat: &mut dyn Heartbeat,
+) -> io::Result<bool> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut matcher = until.map(|re| LineMatcher::new(re, start));
+    let mut seen = start;
+    let mut last_change = tokio::time::Instant::now();
+    loop {
+        let changed = job.output.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if let Some(m) = &mut matcher
+            && m.scan(&job.output)?.is_some()
+        {
+            return Ok(true);
+        }
+        if job.is_ended() || ct.is_cancelled() {
+            return Ok(false);
+        }
+        let now = tokio::time::Instant::now();
+        let len = job.output.len();
+        if len > seen {
+            seen = len;
+            last_change = now;
+        }
+        let quiet_at = match quiet {
+            Some(q) if seen > start => last_change + q,
+            _ => deadline,
+        };
+        let wake = deadline.min(quiet_at);
+        if now >= wake {
+            return Ok(false);
+        }
+        heartbeat.tick(std::slice::from_ref(job)).await;
+        let wake = wake.min(heartbeat.due());
+        tokio::select! {
+            () = &mut changed => {}
+            () = tokio::time::sleep_until(wake) => {}
+            () = ct.cancelled() => {}
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Stopping and forgetting jobs: `kill`, `clean`.
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router};
+
+use super::args::*;
+use super::params::*;
+use super::replies::*;
+use super::server::{JobServer, guarded};
+use std::time::Duration;
+
+use crate::config::bounds;
+use crate::jobs::state::parse_signal;
+use crate::jobs::{CleanScope, JobId, ListFilter};
+
+#[tool_router(router = control_router, vis = "pub(super)")]
+impl JobServer {
+    #[tool(
+        description = "Stop a job's whole process tree: `signal` (default TERM), then KILL after \
+`grace_ms` (default 3000). Returns the final status. A queued job is removed from the queue. \
+Killing an ended job is not an error (it says so, and sweeps any leftover background processes).",
+        output_schema = schema_for_output::<KillReply>(),
+        annotations(destructive_hint = true, idempotent_hint = true)
+    )]
+    async fn kill(&self, Parameters(p): Parameters<KillParams>) -> CallToolResult {
+        guarded(async {
+            let job = self.job(&p.job_id)?;
+            let signal = match &p.signal {
+                None => nix::sys::signal::Signal::SIGTERM as i32,
+                Some(s) => parse_signal(&s.text()).ok_or_else(|| {
+                    format!(
+                        "unknown signal {:?}: use a name like TERM, INT, HUP, KILL or a number",
+                        s.text()
+                    )
+                })?,
+            };
+            let grace = match p.grace_ms {
+                None => self.manager.limits().kill_grace,
+                Some(ms) if ms > bounds::MAX_GRACE_MS => {
+                    return Err(ToolError::from(format!(
+                        "`grace_ms` is at most {}",
+                        bounds::MAX_GRACE_MS
+                    )));
+                }
+                Some(ms) => Duration::from_millis(ms),
+            };
+            let report = self.manager.kill(&job, signal, grace).await;
+            let status = JobStatus::of(&job);
+            let mut message = if report.already_ended {
+                format!(
+                    "job {} had already ended ({}); nothing to kill",
+                    job.id, status.summary
+                )
+            } else {
+                format!("job {} stopped: {}", job.id, status.summary)
+            };
+            if let Some(s) = report.survivors {
+                message.push_str(&format!("; warning: {s}"));
+            }
+            Ok(KillReply {
+                already_ended: report.already_ended,
+                message,
+                status,
+            })
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Forget ended jobs and delete their logs: `job_id`/`job_ids`, or those that \
+ended more than `older_than` seconds ago, or `all` (the default). Running jobs are never cleaned.",
+        output_schema = schema_for_output::<CleanReply>(),
+        annotations(destructive_hint = true, idempotent_hint = true)
+    )]
+    async fn clean(&self, Parameters(p): Parameters<CleanParams>) -> CallToolResult {
+        guarded(async {
+            let mut ids: Vec<String> = p.job_ids.unwrap_or_default();
+            ids.extend(p.job_id);
+            let scope = if !ids.is_empty() {
+                let mut parsed = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    parsed.push(JobId::parse(id).ok_or_else(|| {
+                        format!("unknown job {id:?}: job ids look like j1, j2, ...")
+                    })?);
+                }
+                CleanScope::Ids(parsed)
+            } else if let Some(age) = p.older_than {
+                CleanScope::OlderThan(seconds(age, "older_than", f64::from(u32::MAX))?)
+            } else {
+                CleanScope::All
+            };
+            let removed = self.manager.clean(&scope)?;
+            Ok(CleanReply {
+                removed: removed.iter().map(ToString::to_string).collect(),
+                remaining: self.manager.list(&ListFilter::default()).len(),
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,107 @@
+//! `execute`: start a job (and, with `wait`, return it complete if it ends in time).
+
+use std::sync::Arc;
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router};
+
+use super::args::*;
+use super::params::*;
+use super::replies::*;
+use super::server::{JobServer, guarded};
+use std::path::PathBuf;
+
+use rmcp::RoleServer;
+use rmcp::service::RequestContext;
+
+use super::progress::Progress;
+use crate::config::bounds;
+use crate::jobs::wait::wait_jobs;
+use crate::jobs::{JobRequest, Phase};
+
+#[tool_router(router = execute_router, vis = "pub(super)")]
+impl JobServer {
+    #[tool(
+        description = "Start a shell command (bash) as a background job and return its id at once. \
+Options: cwd, env, host, timeout (s, then the whole process tree is killed), pty, stdin (text \
+written at start, then end of file unless keep_stdin_open), wait (s: a job that ends sooner comes \
+back complete with exit status and output tail), label. Without `stdin`, the job's stdin stays \
+open for `interact`.",
+        output_schema = schema_for_output::<ExecuteReply>(),
+        annotations(destructive_hint = true, open_world_hint = true)
+    )]
+    async fn execute(
+        &self,
+        Parameters(p): Parameters<ExecuteParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        guarded(async {
+            let max_timeout = self.manager.limits().max_timeout.as_secs_f64();
+            let timeout = p
+                .timeout
+                .map(|t| seconds(t, "timeout", max_timeout))
+                .transpose()?;
+            if timeout.is_some_and(|t| t.is_zero()) {
+                return Err(ToolError::from(
+                    "`timeout` must be more than 0 seconds (omit it for no timeout)",
+                ));
+            }
+            let wait = p
+                .wait
+                .map(|w| seconds(w, "wait", bounds::MAX_WAIT_SECS))
+                .transpose()?
+                .unwrap_or_default();
+            if let Some(s) = &p.stdin
+                && s.contains('\0')
+            {
+                return Err(ToolError::from(
+                    "`stdin` contains a NUL byte; only text can be sent",
+                ));
+            }
+            let request = JobRequest {
+                command: p.command,
+                cwd: p.cwd.map(PathBuf::from),
+                env: p.env.unwrap_or_default(),
+                host: p.host.unwrap_or_else(|| "local".into()),
+                timeout,
+                pty: p.pty.unwrap_or(false),
+                stdin: p.stdin,
+                keep_stdin_open: p.keep_stdin_open.unwrap_or(false),
+                label: p.label,
+            };
+            let job = self.manager.execute(request).await?;
+            if let Phase::Ended {
+                end: crate::jobs::End::FailedToStart { reason },
+                ..
+            } = job.phase()
+            {
+                return Err(ToolError::from(format!(
+                    "job {} failed to start: {reason}",
+                    job.id
+                )));
+            }
+            if !wait.is_zero() {
+                let mut progress = Progress::new(ctx.peer.clone(), ctx.meta.get_progress_token());
+                wait_jobs(
+                    &[Arc::clone(&job)],
+                    None,
+                    false,
+                    wait,
+                    &ctx.ct,
+                    &mut progress,
+                )
+                .await
+                .map_err(|e| format!("cannot read the job's output: {e}"))?;
+            }
+            let ended = job.is_ended();
+            Ok(ExecuteReply {
+                status: JobStatus::of(&job),
+                tail: ended.then(|| tail_text(&job, bounds::DEFAULT_TAIL_LINES)),
+                cursor: if ended { job.output.len() } else { 0 },
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,147 @@
+//! Jobs at a glance and waiting on them: `list`, `wait`.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router};
+
+use super::args::*;
+use super::params::*;
+use super::replies::*;
+use super::server::{JobServer, guarded};
+use rmcp::RoleServer;
+use rmcp::service::RequestContext;
+
+use super::progress::Progress;
+use crate::config::bounds;
+use crate::jobs::wait::{WaitEnd, wait_jobs};
+use crate::jobs::{Job, ListFilter, StateName};
+
+#[tool_router(router = overview_router, vis = "pub(super)")]
+impl JobServer {
+    #[tool(
+        description = "All jobs, newest first, one short row each; filter by `state`, `host`, \
+`label`; `limit` rows (default 100).",
+        output_schema = schema_for_output::<ListReply>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn list(&self, Parameters(p): Parameters<ListParams>) -> CallToolResult {
+        guarded(async {
+            let state = p
+                .state
+                .as_deref()
+                .map(|s| {
+                    StateName::parse(s).ok_or_else(|| {
+                        format!(
+                            "unknown state {s:?}: use queued, running, exited, killed, timed_out, \
+failed_to_start or lost"
+                        )
+                    })
+                })
+                .transpose()?;
+            let limit = p
+                .limit
+                .map_or(bounds::DEFAULT_LIST, |l| {
+                    usize::try_from(l).unwrap_or(usize::MAX)
+                })
+                .min(bounds::MAX_LIST);
+            let jobs = self.manager.list(&ListFilter {
+                state,
+                host: p.host,
+                label: p.label,
+            });
+            let total = jobs.len();
+            let rows = jobs
+                .iter()
+                .take(limit)
+                .map(|j| {
+                    let s = JobStatus::of(j);
+                    JobRow {
+                        job_id: s.job_id,
+                        state: s.state,
+                        summary: s.summary,
+                        command: one_line(&s.command, 200),
+                        host: s.host,
+                        label: s.label,
+                        exit_code: s.exit_code,
+                        created_at: s.created_at,
+                    }
+                })
+                .collect();
+            Ok(ListReply { jobs: rows, total })
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Wait for one job (`job_id`) or several (`job_ids`) to end — all of them, or \
+`any` — or for a line matching `until` (regex) to appear in their output, up to `timeout` \
+seconds (default 30). Returns their status and the matching line or the output tail. Sends \
+progress notifications while waiting; a cancelled wait returns at once and the jobs keep running.",
+        output_schema = schema_for_output::<WaitReply>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn wait(
+        &self,
+        Parameters(p): Parameters<WaitParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        guarded(async {
+            let mut ids: Vec<String> = p.job_ids.unwrap_or_default();
+            ids.extend(p.job_id);
+            if ids.is_empty() {
+                return Err(ToolError::from("give `job_id` or `job_ids`"));
+            }
+            let mut jobs: Vec<Arc<Job>> = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let job = self.job(id)?;
+                if !jobs.iter().any(|j| j.id == job.id) {
+                    jobs.push(job);
+                }
+            }
+            let timeout = seconds(
+                p.timeout.unwrap_or(bounds::DEFAULT_WAIT_SECS),
+                "timeout",
+                bounds::MAX_WAIT_SECS,
+            )?;
+            let until = pattern(p.until.as_deref(), "until")?;
+            let lines = p
+                .lines
+                .map_or(10, |l| usize::try_from(l).unwrap_or(usize::MAX))
+                .min(bounds::MAX_TAIL_LINES);
+            let mut progress = Progress::new(ctx.peer.clone(), ctx.meta.get_progress_token());
+            let r = wait_jobs(
+                &jobs,
+                until.as_ref(),
+                p.any.unwrap_or(false),
+                timeout,
+                &ctx.ct,
+                &mut progress,
+            )
+            .await
+            .map_err(|e| format!("cannot read the jobs' output: {e}"))?;
+            let items = jobs
+                .iter()
+                .zip(r.matched)
+                .map(|(j, m)| WaitItem {
+                    status: JobStatus::of(j),
+                    tail: if lines == 0 {
+                        String::new()
+                    } else {
+                        tail_text(j, lines)
+                    },
+                    matched_line: m,
+                })
+                .collect();
+            Ok(WaitReply {
+                done: r.end == WaitEnd::Done,
+                timed_out: r.end == WaitEnd::TimedOut,
+                cancelled: r.end == WaitEnd::Cancelled,
+                jobs: items,
+            })
+        })
+        .await
+    }
+}
