@@ -70,7 +70,8 @@ Killing an ended job is not an error (it says so, and sweeps any leftover backgr
 
     #[tool(
         description = "Forget ended jobs and delete their logs: `job_id`/`job_ids`, or those that \
-ended more than `older_than` seconds ago, or `all` (the default). Running jobs are never cleaned.",
+ended more than `older_than` seconds ago, or `all: true` (one of these is required). Running \
+jobs are never cleaned.",
         output_schema = schema_for_output::<CleanReply>(),
         annotations(destructive_hint = true, idempotent_hint = true)
     )]
@@ -88,8 +89,14 @@ ended more than `older_than` seconds ago, or `all` (the default). Running jobs a
                 CleanScope::Ids(parsed)
             } else if let Some(age) = p.older_than {
                 CleanScope::OlderThan(seconds(age, "older_than", f64::from(u32::MAX))?)
-            } else {
+            } else if p.all == Some(true) {
                 CleanScope::All
+            } else {
+                // Forgetting deletes logs: it is never what an empty call means by accident.
+                return Err(ToolError::from(
+                    "say which ended jobs to forget: `job_id` or `job_ids`, `older_than` \
+(seconds), or `all: true`",
+                ));
             };
             let removed = self.manager.clean(&scope)?;
             Ok(CleanReply {

@@ -41,12 +41,13 @@ failed_to_start or lost"
                     })
                 })
                 .transpose()?;
-            let limit = p
-                .limit
-                .map_or(bounds::DEFAULT_LIST, |l| {
-                    usize::try_from(l).unwrap_or(usize::MAX)
-                })
-                .min(bounds::MAX_LIST);
+            let limit = match p.limit {
+                None => bounds::DEFAULT_LIST,
+                Some(0) => return Err(ToolError::from("`limit` must be at least 1")),
+                Some(l) => usize::try_from(l)
+                    .unwrap_or(usize::MAX)
+                    .min(bounds::MAX_LIST),
+            };
             let jobs = self.manager.list(&ListFilter {
                 state,
                 host: p.host,

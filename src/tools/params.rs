@@ -207,7 +207,7 @@ pub struct CleanParams {
     /// Forget ended jobs that ended more than this many seconds ago.
     #[serde(default)]
     pub older_than: Option<f64>,
-    /// Forget every ended job (the default when nothing else is given).
+    /// Forget every ended job (must be `true`; one of the scopes is required).
     #[serde(default)]
     pub all: Option<bool>,
 }

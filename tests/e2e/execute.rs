@@ -211,7 +211,19 @@ async fn clean_forgets_ended_jobs_and_their_logs() {
     assert_eq!(log_files(s.state_dir.path()).len(), 2);
     let e = s.err("clean", json!({"job_id": running})).await;
     assert!(e.contains("still running"), "{e}");
-    let r = s.ok("clean", json!({})).await;
+    for vague in [json!({}), json!({"all": false})] {
+        let e = s.err("clean", vague).await;
+        assert!(
+            e.contains("job_id") && e.contains("older_than") && e.contains("all: true"),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        log_files(s.state_dir.path()).len(),
+        2,
+        "nothing was forgotten"
+    );
+    let r = s.ok("clean", json!({"all": true})).await;
     assert_eq!(r["removed"], json!(["j1"]));
     assert_eq!(log_files(s.state_dir.path()).len(), 1);
     s.err("status", json!({"job_id": "j1"})).await;
