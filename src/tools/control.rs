@@ -18,9 +18,7 @@ use crate::jobs::{CleanScope, JobId, ListFilter};
 #[tool_router(router = control_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "Stop a job's whole process tree: `signal` (default TERM), then KILL after \
-`grace_ms` (default 3000). Returns the final status. A queued job is removed from the queue. \
-Killing an ended job is not an error (it says so, and sweeps any leftover background processes).",
+        description = "Stop a job and its whole process tree: `signal` (default TERM), then KILL after `grace_ms`. A queued job leaves the queue; an ended job is not an error.",
         output_schema = schema_for_output::<KillReply>(),
         annotations(destructive_hint = true, idempotent_hint = true)
     )]
@@ -69,9 +67,7 @@ Killing an ended job is not an error (it says so, and sweeps any leftover backgr
     }
 
     #[tool(
-        description = "Forget ended jobs and delete their logs: `job_id`/`job_ids`, or those that \
-ended more than `older_than` seconds ago, or `all: true` (one of these is required). Running \
-jobs are never cleaned.",
+        description = "Forget ended jobs and delete their logs: by `job_id`/`job_ids`, `older_than` seconds, or `all: true` (one is required).",
         output_schema = schema_for_output::<CleanReply>(),
         annotations(destructive_hint = true, idempotent_hint = true)
     )]

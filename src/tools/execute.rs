@@ -24,11 +24,7 @@ use crate::jobs::{JobRequest, Phase};
 #[tool_router(router = execute_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "Start a shell command (bash) as a background job and return its id at once. \
-Options: cwd, env, host, timeout (s, then the whole process tree is killed), pty, stdin (text \
-written at start, then end of file unless keep_stdin_open), wait (s: a job that ends sooner comes \
-back complete with exit status and output tail), label. Without `stdin`, the job's stdin stays \
-open for `interact`.",
+        description = "Run a shell command in the background (bash -c) and get its job id at once. With `wait` (seconds), a short command comes back complete: exit status and output tail.",
         output_schema = schema_for_output::<ExecuteReply>(),
         annotations(destructive_hint = true, open_world_hint = true)
     )]

@@ -24,11 +24,7 @@ use crate::output::view;
 #[tool_router(router = interact_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "Write `input` to a running job's stdin (a newline is appended unless \
-`newline: false`; `eof: true` closes stdin), then wait up to `wait_ms` (default 2000) for new \
-output, returning as soon as `until` (regex) matches or output has been quiet for `quiet_ms` \
-(default 300; not used with `until` unless given). Returns only the output produced after the \
-input. A cancelled call returns at once; the job keeps running.",
+        description = "Send input to a running job's stdin (a REPL, a prompt) and get back only the output it produced in reply: until `until` matches, the output goes quiet, or `wait_ms` passes.",
         output_schema = schema_for_output::<InteractReply>(),
         annotations(destructive_hint = true, open_world_hint = true)
     )]

@@ -14,6 +14,7 @@ pub mod progress;
 mod read;
 pub mod replies;
 pub mod resources;
+mod schema;
 pub mod server;
 pub mod tasks;
 

@@ -77,10 +77,7 @@ failed_to_start or lost"
     }
 
     #[tool(
-        description = "Wait for one job (`job_id`) or several (`job_ids`) to end — all of them, or \
-`any` — or for a line matching `until` (regex) to appear in their output, up to `timeout` \
-seconds (default 30). Returns their status and the matching line or the output tail. Sends \
-progress notifications while waiting; a cancelled wait returns at once and the jobs keep running.",
+        description = "Wait until jobs end (all, or `any`) or a line matching `until` appears in their output, up to `timeout` seconds; returns their status and output tail.",
         output_schema = schema_for_output::<WaitReply>(),
         annotations(read_only_hint = true)
     )]

@@ -35,15 +35,13 @@ pub struct ExecuteParams {
     /// Run under a pseudo-terminal (for programs that need a tty; stdout and stderr merge).
     #[serde(default)]
     pub pty: Option<bool>,
-    /// Text written to the job's stdin at start; stdin is then closed (end of file) unless
-    /// `keep_stdin_open` is true. Without `stdin`, stdin stays open for `interact`.
+    /// Text for the job's stdin at start, then end of file (unless `keep_stdin_open`).
     #[serde(default)]
     pub stdin: Option<String>,
     /// Keep stdin open after writing `stdin`, for later `interact` calls.
     #[serde(default)]
     pub keep_stdin_open: Option<bool>,
-    /// Seconds to wait for the job to end. A job that ends sooner comes back complete, with its
-    /// exit status and output tail, in this one call. Default 0: return at once.
+    /// Seconds to wait for the job to end (default 0: return at once).
     #[serde(default)]
     pub wait: Option<f64>,
     /// A short name for the job, shown by `list` and usable as a `list` filter.

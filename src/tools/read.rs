@@ -18,9 +18,7 @@ use crate::output::view;
 #[tool_router(router = read_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "One job's status: state (queued, running, exited, killed, timed_out, \
-failed_to_start, lost), exit code or signal, times, duration, pid, host, cwd, command, output \
-sizes, resource use when finished, and the policy rule that allowed it.",
+        description = "A job's state (queued, running, exited, killed, timed_out, failed_to_start, lost), exit code or signal, times, output sizes and resource use.",
         output_schema = schema_for_output::<JobStatus>(),
         annotations(read_only_hint = true)
     )]
@@ -29,11 +27,7 @@ sizes, resource use when finished, and the policy rule that allowed it.",
     }
 
     #[tool(
-        description = "Read a job's output from a cursor: `since` (default 0), `stream` (combined, \
-stdout, stderr), `max_bytes` (default 16384), `grep` (regex: only matching lines, with line \
-numbers). Returns the text, the `next` cursor to continue from, whether the job ended, and how \
-many bytes were omitted. Reads never consume: read again from any cursor. ANSI escapes are \
-stripped and \\r progress lines collapsed unless `raw`.",
+        description = "Read a job's output from a cursor (`since`, then `next`), or search it with `grep` (a regex: matching lines with line numbers). Reads never consume.",
         output_schema = schema_for_output::<OutputReply>(),
         annotations(read_only_hint = true)
     )]
@@ -108,8 +102,7 @@ stripped and \\r progress lines collapsed unless `raw`.",
     }
 
     #[tool(
-        description = "The last `lines` lines (default 20) of a job's output, optionally of one \
-`stream` and/or only lines matching `grep`, plus the `cursor` where new output will start.",
+        description = "The last lines of a job's output, and the cursor where new output will start.",
         output_schema = schema_for_output::<TailReply>(),
         annotations(read_only_hint = true)
     )]

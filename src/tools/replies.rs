@@ -38,7 +38,9 @@ pub fn reply<T: Reply>(result: Result<T, String>) -> CallToolResult {
 pub struct OutputSizes {
     /// Bytes produced so far; also the cursor where new output will start.
     pub total_bytes: u64,
+    /// Bytes written to stdout.
     pub stdout_bytes: u64,
+    /// Bytes written to stderr.
     pub stderr_bytes: u64,
     /// Bytes dropped by the per-job log cap (the head and the tail are kept).
     pub omitted_bytes: u64,
@@ -47,27 +49,37 @@ pub struct OutputSizes {
 /// Resource use of a finished job's main process and the children it waited for.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Usage {
+    /// CPU time in user space, in milliseconds.
     pub user_cpu_ms: u64,
+    /// CPU time in the kernel, in milliseconds.
     pub system_cpu_ms: u64,
+    /// Peak resident memory of the main process, in bytes.
     pub max_rss_bytes: u64,
 }
 
 /// One job's status.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct JobStatus {
+    /// The job id, e.g. `j3`.
     pub job_id: String,
     /// queued, running, exited, killed, timed_out, failed_to_start or lost.
     pub state: StateName,
     /// One line saying how the job is or how it ended.
     pub summary: String,
+    /// The command line.
     pub command: String,
+    /// Where it runs: `local` or a configured SSH host.
     pub host: String,
+    /// The label given at `execute`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The working directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+    /// Process id of the job's main process (on a remote host, its process group).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// Exit code, when it exited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     /// Name of the signal that ended the job, e.g. SIGTERM.
@@ -76,16 +88,21 @@ pub struct JobStatus {
     /// Why the job failed to start or was lost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the job was created (RFC 3339).
     pub created_at: String,
+    /// When the job started (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// When the job ended (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<String>,
     /// Running time so far, or in all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// The job's timeout, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Whether the job runs under a pseudo-terminal.
     pub pty: bool,
     /// Whether `interact` can write to the job now.
     pub stdin_open: bool,
@@ -287,12 +304,15 @@ impl Reply for ExecuteReply {
 pub struct GrepLine {
     /// 1-based line number in the stream read.
     pub line: u64,
+    /// The text, cleaned (ANSI escapes stripped) unless `raw`.
     pub text: String,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct OutputReply {
+    /// The job id, e.g. `j3`.
     pub job_id: String,
+    /// Which output was read: combined, stdout or stderr.
     pub stream: String,
     /// The text read (all of it, or only the matching lines' text when `grep` was given).
     pub text: String,
@@ -352,8 +372,11 @@ impl Reply for OutputReply {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TailReply {
+    /// The job id, e.g. `j3`.
     pub job_id: String,
+    /// Which output was read: combined, stdout or stderr.
     pub stream: String,
+    /// The text, cleaned (ANSI escapes stripped) unless `raw`.
     pub text: String,
     /// Lines returned.
     pub lines: usize,
@@ -383,6 +406,7 @@ impl Reply for TailReply {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct InteractReply {
+    /// The job id, e.g. `j3`.
     pub job_id: String,
     /// Output produced after the input was written.
     pub text: String,
@@ -393,6 +417,7 @@ pub struct InteractReply {
     /// Bytes after `next` not returned (read them with `output`).
     pub remaining_bytes: u64,
     pub state: StateName,
+    /// Whether `interact` can write to the job now.
     pub stdin_open: bool,
 }
 
@@ -423,6 +448,7 @@ impl Reply for InteractReply {
 pub struct KillReply {
     /// The job had already ended before this kill.
     pub already_ended: bool,
+    /// What happened, in one line.
     pub message: String,
     #[serde(flatten)]
     pub status: JobStatus,
@@ -436,15 +462,22 @@ impl Reply for KillReply {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct JobRow {
+    /// The job id, e.g. `j3`.
     pub job_id: String,
     pub state: StateName,
+    /// One line saying how the job is or how it ended.
     pub summary: String,
+    /// The command line.
     pub command: String,
+    /// Where it runs: `local` or a configured SSH host.
     pub host: String,
+    /// The label given at `execute`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// Exit code, when it exited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// When the job was created (RFC 3339).
     pub created_at: String,
 }
 
@@ -509,6 +542,7 @@ pub struct WaitReply {
     pub timed_out: bool,
     /// The client cancelled the wait. The jobs keep running.
     pub cancelled: bool,
+    /// The jobs, each with its status.
     pub jobs: Vec<WaitItem>,
 }
 
@@ -565,20 +599,24 @@ impl Reply for CleanReply {
 /// One program found in a checked command.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CheckedCommand {
+    /// The command line.
     pub command: String,
     /// allowed, denied or refused.
     pub decision: String,
     /// The rule that decided.
     pub rule: String,
+    /// Why the policy decided so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CheckReply {
+    /// Whether the command would run.
     pub allowed: bool,
     /// One line: the rules that allow it, or why it is refused.
     pub summary: String,
+    /// Where it runs: `local` or a configured SSH host.
     pub host: String,
     /// The kernel sandbox a job would run in (`null`: none).
     pub sandbox: Option<crate::sandbox::SandboxSummary>,

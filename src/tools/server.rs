@@ -23,6 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::args::ToolError;
 use super::replies::*;
 use super::resources::{self, Subscriptions};
+use super::schema::portable;
 use super::tasks;
 use crate::jobs::{Job, JobManager};
 
@@ -70,14 +71,22 @@ pub(super) async fn guarded<T: Reply>(
 
 impl JobServer {
     pub fn new(manager: Arc<JobManager>) -> Self {
+        let mut tool_router = Self::execute_router()
+            + Self::read_router()
+            + Self::interact_router()
+            + Self::control_router()
+            + Self::overview_router()
+            + Self::check_router();
+        for route in tool_router.map.values_mut() {
+            let tool = &mut route.attr;
+            tool.input_schema = Arc::new(portable(&tool.input_schema));
+            if let Some(out) = &tool.output_schema {
+                tool.output_schema = Some(Arc::new(portable(out)));
+            }
+        }
         Self {
             manager,
-            tool_router: Self::execute_router()
-                + Self::read_router()
-                + Self::interact_router()
-                + Self::control_router()
-                + Self::overview_router()
-                + Self::check_router(),
+            tool_router,
             subscriptions: Subscriptions::default(),
             cancelled_tasks: tasks::Cancelled::default(),
         }

@@ -15,4 +15,5 @@ mod output;
 mod policy;
 mod sandbox;
 mod scale;
+mod schemas;
 mod ssh;

@@ -1,0 +1,148 @@
+//! Tool schemas in the subset of JSON Schema that every client accepts.
+//!
+//! What schemars writes for Rust types trips real clients: `["T", "null"]` type arrays and
+//! `default: null` for `Option` (Gemini rejects type arrays; Claude Code has dropped arguments
+//! with that pattern), `format: uint64` (Claude Code prints a warning per occurrence), `$schema`,
+//! and `$ref`/`$defs` (Copilot, Codex and Claude Code have mishandled them, in output schemas
+//! too). The portable form: one `type` per property, optional means "not in `required`",
+//! subschemas inline, no `format`, no `$schema`, `const` as a one-value `enum`.
+
+use rmcp::model::JsonObject;
+use serde_json::{Map, Value};
+
+/// How deep `$ref`s are inlined: our types nest a few levels; a cycle stops here.
+const MAX_DEPTH: usize = 16;
+
+/// `schema` in the portable form.
+pub fn portable(schema: &JsonObject) -> JsonObject {
+    let defs = schema
+        .get("$defs")
+        .or_else(|| schema.get("definitions"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut out = Value::Object(schema.clone());
+    clean(&mut out, &defs, 0);
+    match out {
+        Value::Object(mut o) => {
+            o.remove("$defs");
+            o.remove("definitions");
+            o.remove("$schema");
+            o
+        }
+        _ => JsonObject::new(),
+    }
+}
+
+fn clean(v: &mut Value, defs: &Map<String, Value>, depth: usize) {
+    let Value::Object(o) = v else {
+        if let Value::Array(items) = v {
+            for item in items {
+                clean(item, defs, depth);
+            }
+        }
+        return;
+    };
+    // A reference becomes the definition it names, inline (its own description wins).
+    if let Some(Value::String(r)) = o.get("$ref").cloned()
+        && depth < MAX_DEPTH
+        && let Some(def) = r
+            .strip_prefix("#/$defs/")
+            .or_else(|| r.strip_prefix("#/definitions/"))
+            .and_then(|name| defs.get(name))
+            .and_then(Value::as_object)
+    {
+        o.remove("$ref");
+        for (k, val) in def {
+            o.entry(k.clone()).or_insert_with(|| val.clone());
+        }
+        clean(v, defs, depth + 1);
+        return;
+    }
+    o.remove("$schema");
+    o.remove("format");
+    if o.get("default").is_some_and(Value::is_null) {
+        o.remove("default");
+    }
+    if let Some(Value::Array(types)) = o.get("type") {
+        let kept: Vec<Value> = types
+            .iter()
+            .filter(|t| t.as_str() != Some("null"))
+            .cloned()
+            .collect();
+        if kept.len() == 1 {
+            o.insert("type".into(), kept[0].clone());
+        }
+    }
+    if let Some(Value::Array(values)) = o.get("enum") {
+        let kept: Vec<Value> = values.iter().filter(|v| !v.is_null()).cloned().collect();
+        o.insert("enum".into(), Value::Array(kept));
+    }
+    if let Some(c) = o.remove("const") {
+        o.insert("enum".into(), Value::Array(vec![c]));
+    }
+    // `Option<Enum>`: anyOf [the enum, null] is just the enum.
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(alts)) = o.get(key) {
+            let kept: Vec<Value> = alts
+                .iter()
+                .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
+                .cloned()
+                .collect();
+            if kept.len() == 1 {
+                o.remove(key);
+                if let Value::Object(only) = &kept[0] {
+                    for (k, val) in only {
+                        o.entry(k.clone()).or_insert_with(|| val.clone());
+                    }
+                }
+            } else {
+                o.insert(key.into(), Value::Array(kept));
+            }
+        }
+    }
+    for (_, child) in o.iter_mut() {
+        clean(child, defs, depth + 1);
+    }
+    // Cleaning may have inlined a reference at this level: once more for its keys.
+    if o.contains_key("$ref") && depth < MAX_DEPTH {
+        clean(v, defs, depth + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn options_refs_formats_and_consts_become_portable() {
+        let schema = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "properties": {
+                "n": {"type": ["integer", "null"], "format": "uint64", "default": null,
+                      "description": "a number"},
+                "s": {"anyOf": [{"$ref": "#/$defs/Stream"}, {"type": "null"}],
+                      "description": "a stream"},
+                "k": {"const": "x"}
+            },
+            "$defs": {"Stream": {"type": "string", "enum": ["a", "b"]}}
+        });
+        let Value::Object(o) = schema else {
+            unreachable!()
+        };
+        let p = Value::Object(portable(&o));
+        assert_eq!(
+            p,
+            json!({
+                "type": "object",
+                "properties": {
+                    "n": {"type": "integer", "description": "a number"},
+                    "s": {"type": "string", "enum": ["a", "b"], "description": "a stream"},
+                    "k": {"enum": ["x"]}
+                }
+            })
+        );
+    }
+}
