@@ -4,6 +4,7 @@
 //! routes calls ([`server`]).
 
 pub mod args;
+mod arguments;
 mod check;
 mod control;
 mod execute;

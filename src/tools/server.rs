@@ -11,16 +11,17 @@ use futures::FutureExt;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::tool::ToolRouter;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, CreateTaskResult,
-    GetTaskParams, GetTaskResult, ListResourceTemplatesResult, ListResourcesResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+    CreateTaskResult, GetTaskParams, GetTaskResult, ListResourceTemplatesResult,
+    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::args::ToolError;
+use super::arguments::normalise;
 use super::replies::*;
 use super::resources::{self, Subscriptions};
 use super::schema::portable;
@@ -129,6 +130,16 @@ impl ServerHandler for JobServer {
             && context
                 .client_capabilities()
                 .is_some_and(|c| c.supports_tasks());
+        let mut request = request;
+        if let Some(route) = self.tool_router.map.get(request.name.as_ref()) {
+            let mut args = request.arguments.take().unwrap_or_default();
+            if let Err(message) = normalise(&request.name, &route.attr.input_schema, &mut args) {
+                return Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                    ContentBlock::text(message),
+                ])));
+            }
+            request.arguments = Some(args);
+        }
         let call = ToolCallContext::new(self, request, context);
         let response = self.tool_router.call(call).await?;
         if wants_task

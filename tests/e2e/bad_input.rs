@@ -130,3 +130,68 @@ async fn every_bad_input_is_a_clear_tool_error() {
     assert!(l["total"].as_u64().unwrap() >= 2);
     s.ok("kill", json!({"job_id": keep})).await;
 }
+
+#[tokio::test]
+async fn misspelt_arguments_are_errors_that_name_the_right_one() {
+    let s = Server::start().await;
+    for (tool, args, bad, good) in [
+        (
+            "execute",
+            json!({"command": "sleep 30", "timout": 2, "wait": 4}),
+            "timout",
+            "timeout",
+        ),
+        (
+            "execute",
+            json!({"command": "true", "timeout_ms": 2000}),
+            "timeout_ms",
+            "timeout",
+        ),
+        (
+            "execute",
+            json!({"command": "true", "wait_s": 1}),
+            "wait_s",
+            "wait",
+        ),
+        (
+            "kill",
+            json!({"job_id": "j1", "grace": 0}),
+            "grace",
+            "grace_ms",
+        ),
+    ] {
+        let e = s.err(tool, args).await;
+        assert!(
+            e.contains(&format!("unknown argument \"{bad}\""))
+                && e.contains(&format!("did you mean \"{good}\"")),
+            "{e}"
+        );
+    }
+    // Nothing ran.
+    let l = s.ok("list", json!({})).await;
+    assert_eq!(l["total"], 0, "{l}");
+    let e = s.err("execute", json!({})).await;
+    assert!(e.contains("missing argument \"command\""), "{e}");
+}
+
+#[tokio::test]
+async fn values_sent_as_text_are_accepted_and_wrong_ones_named() {
+    let s = Server::start().await;
+    // As the Inspector CLI sends them: every value a string.
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "echo hi", "wait": "10", "pty": "false"}),
+        )
+        .await;
+    assert_eq!(r["state"], "exited", "{r}");
+    let id = r["job_id"].as_str().expect("id").to_string();
+    let t = s.ok("tail", json!({"job_id": id, "lines": "5"})).await;
+    assert_eq!(t["text"], "hi\n", "{t}");
+    let e = s
+        .err("execute", json!({"command": "true", "wait": "five"}))
+        .await;
+    assert_eq!(e, "\"wait\" must be a number of seconds, got \"five\"");
+    let e = s.err("tail", json!({"job_id": id, "lines": -5})).await;
+    assert!(e.contains("\"lines\" must be at least 0"), "{e}");
+}
