@@ -7,7 +7,8 @@ use std::time::Duration;
 use regex::bytes::Regex;
 use tokio_util::sync::CancellationToken;
 
-use super::manager::{JobError, JobManager};
+use super::JobError;
+use super::manager::JobManager;
 use super::wait::{Heartbeat, wait_for_reply};
 use super::{Job, Phase};
 use crate::audit::Record;

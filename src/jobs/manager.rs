@@ -14,33 +14,15 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use policies::Policy;
 
+use super::JobError;
 use super::job::{Job, JobId, JobRequest};
-use super::journal::{self, Earlier, Entry, Journal};
-use super::state::{End, Phase, Stamp, StateName, signal_name};
+use super::journal::{self, Entry, Journal};
+use super::state::{End, Phase, StateName};
 use crate::audit::{AuditLog, Record};
 use crate::config::{Limits, bounds};
 use crate::output::OutputStore;
 use crate::sandbox::{Sandbox, SandboxSummary};
-use crate::state_dir::{RemoveError, Runs};
-
-/// Why a request was refused. The messages are for the agent: they say what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error("unknown job {0:?}: job ids look like j1, j2, ...; use `list` to see the jobs")]
-    UnknownJob(String),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("unknown host {host:?}: configured hosts are {known}")]
-    UnknownHost { host: String, known: String },
-    #[error("the server is shutting down and starts no new jobs")]
-    ShuttingDown,
-    #[error("cannot create the job's log: {0}")]
-    Storage(std::io::Error),
-    #[error("refused by the policy, nothing was run: {0}")]
-    Refused(String),
-    #[error("cannot read {0}'s output: {1}")]
-    Output(JobId, std::io::Error),
-}
+use crate::state_dir::Runs;
 
 /// Filter for [`JobManager::list`].
 #[derive(Debug, Default, Clone)]
@@ -87,22 +69,22 @@ type Permits = (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>);
 pub struct JobManager {
     pub(super) limits: Limits,
     pub(super) hosts: HashMap<String, (HostRules, Option<Arc<Semaphore>>)>,
-    policy: Arc<Policy>,
+    pub(super) policy: Arc<Policy>,
     pub(super) audit: Arc<AuditLog>,
     /// This run's directory in the state directory (`DIR/runs/<run>`): new jobs' logs.
-    jobs_dir: PathBuf,
+    pub(super) jobs_dir: PathBuf,
     /// `DIR/runs`: logs are deleted only in its run directories.
-    runs: Runs,
-    executors: HashMap<String, Arc<dyn Executor>>,
-    jobs: Mutex<BTreeMap<JobId, Arc<Job>>>,
-    next_id: AtomicU64,
-    slots: Arc<Semaphore>,
+    pub(super) runs: Runs,
+    pub(super) executors: HashMap<String, Arc<dyn Executor>>,
+    pub(super) jobs: Mutex<BTreeMap<JobId, Arc<Job>>>,
+    pub(super) next_id: AtomicU64,
+    pub(super) slots: Arc<Semaphore>,
     /// Prefix of every job's tag: unique to this server run.
-    instance: String,
-    shutting_down: AtomicBool,
+    pub(super) instance: String,
+    pub(super) shutting_down: AtomicBool,
     /// Fires when jobs are added or forgotten (the resource list changes).
-    listing: tokio::sync::broadcast::Sender<()>,
-    journal: Journal,
+    pub(super) listing: tokio::sync::broadcast::Sender<()>,
+    pub(super) journal: Journal,
     /// The kernel sandbox of local jobs, if one is asked for.
     pub(super) sandbox: Option<Arc<Sandbox>>,
 }
@@ -180,106 +162,8 @@ impl JobManager {
         self
     }
 
-    /// Takes over the jobs of earlier runs (from their journals): ended ones as they ended,
-    /// and those that were queued or running when their server went as `lost`. New jobs are
-    /// numbered after them.
-    pub fn import(&self, earlier: Earlier) {
-        self.next_id
-            .fetch_max(earlier.last_id.saturating_add(1), Ordering::SeqCst);
-        // Ids given before, forgotten ones included, stay taken in the next run too.
-        if earlier.last_id > 0 && !earlier.jobs.contains_key(&earlier.last_id) {
-            self.journal.record(&Entry::Forgotten {
-                job: earlier.last_id,
-            });
-        }
-        let mut imported = Vec::new();
-        let mut jobs = self.jobs();
-        for p in earlier.jobs.into_values() {
-            // The log stays in its run's directory: named, for the next run to find it there.
-            self.journal.record(&Entry::Created(journal::Created {
-                run: Some(p.run.clone()),
-                ..p.created.clone()
-            }));
-            let c = p.created;
-            if let Some((started_at, pid)) = p.started {
-                self.journal.record(&Entry::Started {
-                    job: c.job,
-                    started_at,
-                    pid,
-                });
-            }
-            let sizes = p
-                .ended
-                .as_ref()
-                .map(|(_, _, _, o)| (o.total, o.stdout, o.stderr, o.lines));
-            let store = OutputStore::import(
-                p.log.as_deref(),
-                c.layout.head_cap,
-                c.layout.tail_cap,
-                sizes,
-            );
-            let started = p.started.map(|(at, _)| Stamp::at(at));
-            let phase = match p.ended {
-                Some((at, ending, usage, _)) => Phase::Ended {
-                    started,
-                    ended: Stamp::at(at),
-                    end: ending,
-                    usage: usage.map(|u| executors::ResourceUsage {
-                        user_cpu: Duration::from_millis(u.user_cpu_ms),
-                        system_cpu: Duration::from_millis(u.system_cpu_ms),
-                        max_rss_bytes: u.max_rss_bytes,
-                    }),
-                },
-                None => Phase::Ended {
-                    started,
-                    ended: Stamp::now(),
-                    end: End::Lost {
-                        reason: format!(
-                            "the server {} when its run ended (mcp-jobs was restarted); its \
-processes were killed with the server",
-                            if started.is_some() {
-                                "was running it"
-                            } else {
-                                "had it queued"
-                            }
-                        ),
-                    },
-                    usage: None,
-                },
-            };
-            let request = JobRequest {
-                command: c.command,
-                cwd: c.cwd,
-                env: BTreeMap::new(),
-                host: c.host,
-                timeout: None,
-                pty: c.pty,
-                stdin: None,
-                keep_stdin_open: false,
-                label: c.label,
-            };
-            let id = JobId(c.job);
-            let job = Job::imported(
-                id,
-                request,
-                Arc::new(store),
-                c.rule,
-                Stamp::at(c.created_at),
-                phase,
-            );
-            let job = Arc::new(job);
-            imported.push(Arc::clone(&job));
-            jobs.insert(id, job);
-        }
-        drop(jobs);
-        for job in &imported {
-            self.record_end(job);
-        }
-        self.retain();
-    }
-
     /// Records how `job` ended in the journal.
-    fn record_end(&self, job: &Job) {
+    pub(super) fn record_end(&self, job: &Job) {
         let Phase::Ended {
             ended, end, usage, ..
         } = job.phase()
@@ -315,7 +199,7 @@ processes were killed with the server",
         &self.limits
     }
 
-    fn jobs(&self) -> MutexGuard<'_, BTreeMap<JobId, Arc<Job>>> {
+    pub(super) fn jobs(&self) -> MutexGuard<'_, BTreeMap<JobId, Arc<Job>>> {
         // Inserts and removes only: a poisoned map is still consistent.
         self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -624,193 +508,16 @@ processes were killed with the server",
         });
     }
 
-    /// Kills a job's whole tree: `signal`, then SIGKILL after `grace`. A queued job is taken
-    /// off the queue. Returns once the job has ended.
-    pub async fn kill(&self, job: &Arc<Job>, signal: i32, grace: Duration) -> KillReport {
-        let phase = job.phase();
-        match phase {
-            Phase::Queued => {
-                job.end_without_running(End::Killed {
-                    signal: None,
-                    requested: true,
-                });
-                self.record_end(job);
-                KillReport {
-                    already_ended: false,
-                    survivors: None,
-                }
-            }
-            Phase::Ended { .. } => {
-                // Sweep what the job may have left running in the background.
-                let survivors = match job.process() {
-                    Some(p) => p.kill_tree(libc_sigkill(), Duration::ZERO).await.err(),
-                    None => None,
-                };
-                KillReport {
-                    already_ended: true,
-                    survivors: survivors.map(|e| e.to_string()),
-                }
-            }
-            Phase::Running { .. } => {
-                let already_ended = !job.request_kill(signal);
-                let survivors = match job.process() {
-                    Some(p) => p.kill_tree(signal, grace).await.err(),
-                    None => None,
-                };
-                // The tree is gone; the job ends when its output is drained.
-                let _ = tokio::time::timeout(Duration::from_secs(5), job.ended()).await;
-                KillReport {
-                    already_ended,
-                    survivors: survivors.map(|e| e.to_string()),
-                }
-            }
-        }
-    }
-
-    /// All jobs matching `filter`, newest first.
-    pub fn list(&self, filter: &ListFilter) -> Vec<Arc<Job>> {
-        let jobs: Vec<Arc<Job>> = self.jobs().values().rev().cloned().collect();
-        jobs.into_iter()
-            .filter(|j| filter.state.is_none_or(|s| j.phase().name() == s))
-            .filter(|j| filter.host.as_ref().is_none_or(|h| &j.request.host == h))
-            .filter(|j| {
-                filter
-                    .label
-                    .as_ref()
-                    .is_none_or(|l| j.request.label.as_ref() == Some(l))
-            })
-            .collect()
-    }
-
-    /// Forgets ended jobs and deletes their logs. Returns the ids forgotten; refuses (for
-    /// explicit ids) jobs that are still running.
-    pub fn clean(&self, scope: &CleanScope) -> Result<Vec<JobId>, JobError> {
-        let mut jobs = self.jobs();
-        if let CleanScope::Ids(ids) = scope {
-            for id in ids {
-                let job = jobs
-                    .get(id)
-                    .ok_or_else(|| JobError::UnknownJob(id.to_string()))?;
-                if !job.is_ended() {
-                    return Err(JobError::BadRequest(format!(
-                        "job {id} is still {}: `kill` it first, or wait for it to end",
-                        job.phase().name().as_str()
-                    )));
-                }
-            }
-        }
-        let doomed: Vec<JobId> = jobs
-            .values()
-            .filter(|j| match (j.phase(), scope) {
-                (Phase::Ended { .. }, CleanScope::All) => true,
-                (Phase::Ended { ended, .. }, CleanScope::OlderThan(age)) => {
-                    ended.mono.elapsed() >= *age
-                }
-                (Phase::Ended { .. }, CleanScope::Ids(ids)) => ids.contains(&j.id),
-                _ => false,
-            })
-            .map(|j| j.id)
-            .collect();
-        for id in &doomed {
-            if let Some(job) = jobs.remove(id) {
-                self.delete_log(&job);
-                self.journal.record(&Entry::Forgotten { job: id.0 });
-            }
-        }
-        if !doomed.is_empty() {
-            let _ = self.listing.send(());
-        }
-        Ok(doomed)
-    }
-
-    /// Deletes a forgotten job's log, if it is a regular file in a run directory (a job may
-    /// have put anything in its place).
-    fn delete_log(&self, job: &Job) {
-        job.remove_tmpdir();
-        match job.output.remove(&self.runs) {
-            Ok(()) => {}
-            // It printed nothing (logs are created at the first byte), or it is gone already.
-            Err(RemoveError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(job = %job.id, "log not deleted: {e}"),
-        }
-    }
-
-    /// Forgets the oldest ended jobs beyond the retention limit.
-    fn retain(&self) {
-        let mut jobs = self.jobs();
-        if jobs.len() <= self.limits.max_retained {
-            return;
-        }
-        let ended: Vec<JobId> = jobs
-            .values()
-            .filter(|j| j.is_ended())
-            .map(|j| j.id)
-            .collect();
-        let excess = ended.len().saturating_sub(self.limits.max_retained);
-        for id in ended.into_iter().take(excess) {
-            if let Some(job) = jobs.remove(&id) {
-                self.delete_log(&job);
-                self.journal.record(&Entry::Forgotten { job: id.0 });
-            }
-        }
-    }
-
-    /// Stops accepting jobs and kills every job's tree; returns when they are gone.
-    pub async fn shutdown(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
-        let jobs: Vec<Arc<Job>> = self.jobs().values().cloned().collect();
-        let grace = self.limits.kill_grace.min(Duration::from_secs(2));
-        let kills = jobs
-            .iter()
-            .filter(|j| !j.is_ended())
-            .map(|j| self.kill(j, libc_sigterm(), grace));
-        futures::future::join_all(kills).await;
-        // A kill returns when the job has ended, maybe before its own task has written the end
-        // to the journal; the server may exit right after this. (A repeated entry is harmless.)
-        for job in &jobs {
-            self.record_end(job);
-            job.remove_tmpdir();
-        }
-        if let Some(s) = &self.sandbox {
-            s.remove_tmp_root();
-        }
-        // Whatever the bookkeeping missed (background leftovers of ended jobs included).
-        for _ in 0..3 {
-            if executors::local::kill_tagged(&format!("{}:", self.instance)) == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
     /// Prefix of every job tag of this server run.
     pub fn instance(&self) -> &str {
         &self.instance
     }
 }
 
-fn libc_sigterm() -> i32 {
+pub(super) fn libc_sigterm() -> i32 {
     nix::sys::signal::Signal::SIGTERM as i32
 }
 
-fn libc_sigkill() -> i32 {
+pub(super) fn libc_sigkill() -> i32 {
     nix::sys::signal::Signal::SIGKILL as i32
-}
-
-/// A description of how a job ended, for messages.
-pub fn describe_end(end: &End) -> String {
-    match end {
-        End::Exited { code } => format!("exited with code {code}"),
-        End::Killed { signal, requested } => {
-            let by = if *requested { " (by kill)" } else { "" };
-            match signal {
-                Some(s) => format!("killed by {}{by}", signal_name(*s)),
-                None => format!("killed before it started{by}"),
-            }
-        }
-        End::TimedOut { .. } => "timed out and was killed".to_string(),
-        End::FailedToStart { reason } => format!("failed to start: {reason}"),
-        End::Lost { reason } => format!("lost: {reason}"),
-    }
 }

@@ -2,16 +2,20 @@
 //! ([`manager`]) with its operations in their own files (vetting and `check`, `interact`,
 //! [`wait`]), and the journal that outlives a server run ([`journal`]).
 
+mod error;
 mod interact;
 pub mod job;
 pub mod journal;
 pub mod manager;
 pub mod state;
+mod stopping;
+mod takeover;
 mod vetting;
 pub mod wait;
 
+pub use error::JobError;
 pub use interact::{InteractOutcome, InteractRequest};
 pub use job::{Job, JobId, JobRequest};
-pub use manager::{CleanScope, JobError, JobManager, KillReport, ListFilter};
+pub use manager::{CleanScope, JobManager, KillReport, ListFilter};
 pub use state::{End, Phase, StateName};
 pub use vetting::Assessment;

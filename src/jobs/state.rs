@@ -168,3 +168,20 @@ pub fn parse_signal(s: &str) -> Option<i32> {
         .ok()
         .map(|s| s as i32)
 }
+
+/// A description of how a job ended, for messages.
+pub fn describe_end(end: &End) -> String {
+    match end {
+        End::Exited { code } => format!("exited with code {code}"),
+        End::Killed { signal, requested } => {
+            let by = if *requested { " (by kill)" } else { "" };
+            match signal {
+                Some(s) => format!("killed by {}{by}", signal_name(*s)),
+                None => format!("killed before it started{by}"),
+            }
+        }
+        End::TimedOut { .. } => "timed out and was killed".to_string(),
+        End::FailedToStart { reason } => format!("failed to start: {reason}"),
+        End::Lost { reason } => format!("lost: {reason}"),
+    }
+}

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use policies::{CheckRequest, Verdict};
 
+use super::JobError;
 use super::JobRequest;
-use super::manager::{JobError, JobManager};
+use super::manager::JobManager;
 use crate::audit::Record;
 use crate::sandbox::SandboxSummary;
 

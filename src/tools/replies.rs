@@ -6,7 +6,7 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::jobs::manager::describe_end;
+use crate::jobs::state::describe_end;
 use crate::jobs::state::signal_name;
 use crate::jobs::{End, Job, Phase, StateName};
 
