@@ -300,7 +300,7 @@ fn the_server_neither_reads_nor_deletes_files_outside_the_state_directory() {
     use crate::audit::AuditLog;
     use crate::config::Limits;
     use crate::jobs::manager::{CleanScope, JobManager};
-    use crate::output::store::Piece;
+    use crate::output::Piece;
 
     let fx = fixture();
     let a = fx.run("a");
