@@ -13,9 +13,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::jobs::Job;
-use crate::output::OutputStore;
-use crate::output::store::Piece;
 use crate::output::text::render;
+use crate::output::{OutputStore, Segments, Select, read_after_gaps};
 
 /// How often a waiting call sends a progress notification (the contract says "every few
 /// seconds"; hosts time calls out at about 60 s without them).
@@ -47,18 +46,7 @@ impl LineMatcher {
         let total = store.len();
         while self.pos < total {
             let end = total.min(self.pos + SCAN_STEP);
-            for piece in store.pieces(self.pos, end) {
-                match piece {
-                    Piece::Omitted { .. } => self.carry.clear(),
-                    Piece::Data { start, end, .. } => {
-                        let (got, data) = store.read(start, end)?;
-                        if got > start {
-                            self.carry.clear();
-                        }
-                        self.carry.extend_from_slice(&data);
-                    }
-                }
-            }
+            read_after_gaps(store, Select::Combined, self.pos, end, &mut self.carry)?;
             self.pos = end;
             if let Some(m) = self.re.find(&self.carry) {
                 let s = memchr::memrchr(b'\n', &self.carry[..m.start()]).map_or(0, |i| i + 1);
@@ -169,13 +157,9 @@ pub fn latest_line(store: &OutputStore) -> String {
     let total = store.len();
     let lo = total.saturating_sub(4096);
     let mut bytes = Vec::new();
-    for piece in store.pieces(lo, total) {
-        if let Piece::Data { start, end, .. } = piece
-            && let Ok((_, data)) = store.read(start, end)
-        {
-            bytes.extend_from_slice(&data);
-        }
-    }
+    // Across gaps, and past a failed read: this is only a progress message.
+    let mut segments = Segments::new(store, Select::Combined, lo, total);
+    while !matches!(segments.next_into(&mut bytes, usize::MAX), Ok(None)) {}
     let text = render(&bytes, false);
     text.lines()
         .rev()
