@@ -60,6 +60,16 @@ impl Fixture {
         }
     }
 
+    /// A journal with job 7 outside the state directory, for links to point at.
+    fn journal_outside(&self) {
+        let journal = format!(
+            "{}\n{}\n",
+            run_line(),
+            created_line(7, serde_json::json!({}))
+        );
+        std::fs::write(self.outside.join(FILE_NAME), journal).expect("write");
+    }
+
     fn sentinel_intact(&self) -> bool {
         std::fs::read_to_string(&self.sentinel).is_ok_and(|s| s == SECRET)
     }
@@ -204,15 +214,7 @@ fn run_names_that_leave_the_runs_directory_are_refused() {
 #[test]
 fn a_symlinked_run_directory_is_neither_read_nor_used() {
     let fx = fixture();
-    std::fs::write(
-        fx.outside.join(FILE_NAME),
-        format!(
-            "{}\n{}\n",
-            run_line(),
-            created_line(7, serde_json::json!({}))
-        ),
-    )
-    .expect("write");
+    fx.journal_outside();
     symlink(&fx.outside, fx.run("evil")).expect("symlink");
     fx.forge(
         "a",
@@ -272,15 +274,7 @@ fn huge_lines_bad_ids_and_bad_sizes_are_skipped() {
 #[test]
 fn a_journal_that_is_not_a_regular_file_is_not_read() {
     let fx = fixture();
-    std::fs::write(
-        fx.outside.join(FILE_NAME),
-        format!(
-            "{}\n{}\n",
-            run_line(),
-            created_line(7, serde_json::json!({}))
-        ),
-    )
-    .expect("write");
+    fx.journal_outside();
     symlink(fx.outside.join(FILE_NAME), fx.run("a").join(FILE_NAME)).expect("symlink");
     nix::unistd::mkfifo(
         &fx.run("b").join(FILE_NAME),
