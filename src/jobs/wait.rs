@@ -12,9 +12,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Job;
-use crate::output::OutputStore;
-use crate::output::store::Piece;
 use crate::output::text::render;
+use crate::output::{OutputStore, Select, read_after_gaps};
 
 /// The longest partial line kept while scanning for a pattern.
 const MAX_CARRY: usize = 64 * 1024;
@@ -64,18 +63,7 @@ impl LineMatcher {
         let total = store.len();
         while self.pos < total {
             let end = total.min(self.pos + SCAN_STEP);
-            for piece in store.pieces(self.pos, end) {
-                match piece {
-                    Piece::Omitted { .. } => self.carry.clear(),
-                    Piece::Data { start, end, .. } => {
-                        let (got, data) = store.read(start, end)?;
-                        if got > start {
-                            self.carry.clear();
-                        }
-                        self.carry.extend_from_slice(&data);
-                    }
-                }
-            }
+            read_after_gaps(store, Select::Combined, self.pos, end, &mut self.carry)?;
             self.pos = end;
             if let Some(m) = self.re.find(&self.carry) {
                 let s = memchr::memrchr(b'\n', &self.carry[..m.start()]).map_or(0, |i| i + 1);

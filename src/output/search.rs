@@ -14,7 +14,10 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use regex::bytes::Regex;
 
-use super::store::{OutputStore, Piece, Select, Tag};
+use super::fetch::Piece;
+use super::reader::{Segment, Segments, read_after_gaps};
+use super::runs::Select;
+use super::store::OutputStore;
 use super::text::render;
 use super::view::{MAX_LINE, SCAN_LIMIT};
 
@@ -252,23 +255,7 @@ fn omitted_between(store: &OutputStore, start: u64, end: u64) -> u64 {
 fn line_start(store: &OutputStore, pos: u64) -> io::Result<u64> {
     let lo = pos.saturating_sub(MAX_LINE as u64);
     let mut buf = Vec::new();
-    let mut base = lo;
-    for piece in store.pieces(lo, pos) {
-        match piece {
-            Piece::Omitted { end, .. } => {
-                buf.clear();
-                base = end;
-            }
-            Piece::Data { start, end, .. } => {
-                let at = buf.len();
-                let got = store.read_into(start, end, &mut buf)?;
-                if got != start {
-                    buf.drain(..at);
-                    base = got;
-                }
-            }
-        }
-    }
+    let base = read_after_gaps(store, Select::Combined, lo, pos, &mut buf)?.unwrap_or(lo);
     Ok(match memchr::memrchr(b'\n', &buf) {
         Some(i) => base + i as u64 + 1,
         None if base > lo => base,
@@ -371,9 +358,14 @@ fn scan(
             break;
         }
         let window_end = stop.min(pos + WINDOW);
-        for piece in store.pieces(pos, window_end) {
-            match piece {
-                Piece::Omitted { start, end } => {
+        let mut segments = Segments::new(store, select, pos, window_end);
+        loop {
+            let at = filled;
+            let Some(segment) = segments.next_to(&mut buf[at..])? else {
+                break;
+            };
+            match segment {
+                Segment::Omitted { start, end } => {
                     // Evicted while we read: line numbers after the gap restart from the store's
                     // count, and the partial line before it is dropped.
                     omitted += end - start;
@@ -383,18 +375,18 @@ fn scan(
                     line_no = store.lines_before(end, select)? + 1;
                     known = true;
                 }
-                Piece::Data { start, end, tag } if select.wants(tag) => {
-                    let at = filled;
-                    let (got, n) = store.read_to(start, end, &mut buf[at..])?;
-                    filled += n;
+                Segment::Read {
+                    start,
+                    at: got,
+                    len,
+                    ..
+                } => {
+                    filled += len;
                     omitted += got - start;
                     map.push(at, got);
                 }
-                Piece::Data { tag, start, end } => {
-                    if tag == Tag::Mixed {
-                        omitted += end - start;
-                    }
-                }
+                Segment::Unknown { start, end } => omitted += end - start,
+                Segment::Other { .. } => {}
             }
         }
         pos = window_end;

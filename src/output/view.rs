@@ -6,7 +6,9 @@ use std::io;
 
 use regex::bytes::Regex;
 
-use super::store::{OutputStore, Piece, Select, Tag};
+use super::reader::{Segment, Segments, read_after_gaps};
+use super::runs::Select;
+use super::store::OutputStore;
 use super::text::{complete_prefix_len, render};
 
 /// Bytes read backwards per step by `tail`.
@@ -58,14 +60,19 @@ pub fn read(
     let mut omitted = 0;
     let mut scanned = 0;
     let mut last_len = 0usize;
-    for piece in store.pieces(pos, total) {
-        match piece {
-            Piece::Omitted { start, end } => {
+    let mut segments = Segments::new(store, select, pos, total);
+    loop {
+        let room = max_bytes - bytes.len();
+        let Some(segment) = segments.next_into(&mut bytes, room)? else {
+            break;
+        };
+        match segment {
+            Segment::Omitted { start, end } => {
                 omitted += end - start;
                 pos = end;
             }
-            Piece::Data { start, end, tag } if !select.wants(tag) => {
-                if tag == Tag::Mixed {
+            Segment::Other { start, end } | Segment::Unknown { start, end } => {
+                if matches!(segment, Segment::Unknown { .. }) {
                     omitted += end - start;
                 }
                 pos = end;
@@ -74,14 +81,15 @@ pub fn read(
                     break;
                 }
             }
-            Piece::Data { start, end, .. } => {
-                let room = (max_bytes - bytes.len()) as u64;
-                let until = end.min(start + room);
-                let (got, data) = store.read(start, until)?;
-                omitted += got - start;
-                last_len = data.len();
-                bytes.extend_from_slice(&data);
-                pos = until;
+            Segment::Read {
+                start,
+                at,
+                end,
+                len,
+            } => {
+                omitted += at - start;
+                last_len = len;
+                pos = end;
                 if bytes.len() >= max_bytes {
                     break;
                 }
@@ -142,24 +150,7 @@ pub fn tail(
         }
         let lo = hi.saturating_sub(TAIL_BLOCK);
         let mut block = Vec::new();
-        let mut hit_gap = false;
-        for piece in store.pieces(lo, hi) {
-            match piece {
-                Piece::Omitted { .. } => {
-                    hit_gap = true;
-                    block.clear();
-                }
-                Piece::Data { start, end, tag } if select.wants(tag) => {
-                    let (got, data) = store.read(start, end)?;
-                    if got > start {
-                        hit_gap = true;
-                        block.clear();
-                    }
-                    block.extend_from_slice(&data);
-                }
-                Piece::Data { .. } => {}
-            }
-        }
+        let hit_gap = read_after_gaps(store, select, lo, hi, &mut block)?.is_some();
         block.extend_from_slice(&carry);
         let last_block = lo == 0 || hit_gap;
         let split = if last_block {

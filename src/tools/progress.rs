@@ -11,9 +11,8 @@ use tokio::time::Instant;
 
 use crate::jobs::Job;
 use crate::jobs::wait::Heartbeat;
-use crate::output::OutputStore;
-use crate::output::store::Piece;
 use crate::output::text::render;
+use crate::output::{OutputStore, Segments, Select};
 
 /// How often a waiting call sends a progress notification (the contract says "every few
 /// seconds"; hosts time calls out at about 60 s without them).
@@ -113,13 +112,9 @@ pub fn latest_line(store: &OutputStore) -> String {
     let total = store.len();
     let lo = total.saturating_sub(4096);
     let mut bytes = Vec::new();
-    for piece in store.pieces(lo, total) {
-        if let Piece::Data { start, end, .. } = piece
-            && let Ok((_, data)) = store.read(start, end)
-        {
-            bytes.extend_from_slice(&data);
-        }
-    }
+    // Across gaps, and past a failed read: this is only a progress message.
+    let mut segments = Segments::new(store, Select::Combined, lo, total);
+    while !matches!(segments.next_into(&mut bytes, usize::MAX), Ok(None)) {}
     let text = render(&bytes, false);
     text.lines()
         .rev()
