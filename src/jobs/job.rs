@@ -54,6 +54,8 @@ struct Life {
     process: Option<Arc<dyn Process>>,
     /// The signal our `kill` sent, if any.
     kill_requested: Option<i32>,
+    /// That kill was the server's shutdown.
+    shutdown: bool,
     timed_out: bool,
 }
 
@@ -98,6 +100,7 @@ impl Job {
                 phase: Phase::Queued,
                 process: None,
                 kill_requested: None,
+                shutdown: false,
                 timed_out: false,
             }),
             changed: Notify::new(),
@@ -221,12 +224,13 @@ impl Job {
     }
 
     /// Records that our kill (or shutdown) sent `signal`. Returns false if the job already ended.
-    pub(super) fn request_kill(&self, signal: i32) -> bool {
+    pub(super) fn request_kill(&self, signal: i32, shutdown: bool) -> bool {
         let mut life = self.life();
         if life.phase.is_ended() {
             return false;
         }
         life.kill_requested.get_or_insert(signal);
+        life.shutdown |= shutdown;
         true
     }
 
@@ -246,7 +250,7 @@ impl Job {
             match outcome {
                 Outcome::Lost(reason) => (End::Lost { reason }, None),
                 Outcome::Exited(info) => (
-                    end_of(&info, life.timed_out, life.kill_requested),
+                    end_of(&info, life.timed_out, life.kill_requested, life.shutdown),
                     info.usage,
                 ),
             }
@@ -302,7 +306,7 @@ impl Job {
     }
 }
 
-fn end_of(info: &ExitInfo, timed_out: bool, kill_requested: Option<i32>) -> End {
+fn end_of(info: &ExitInfo, timed_out: bool, kill_requested: Option<i32>, shutdown: bool) -> End {
     if timed_out {
         return End::TimedOut {
             signal: info.signal,
@@ -313,12 +317,14 @@ fn end_of(info: &ExitInfo, timed_out: bool, kill_requested: Option<i32>) -> End 
         return End::Killed {
             signal: info.signal.or(Some(requested)),
             requested: true,
+            shutdown,
         };
     }
     match (info.code, info.signal) {
         (_, Some(signal)) => End::Killed {
             signal: Some(signal),
             requested: false,
+            shutdown: false,
         },
         (Some(code), None) => End::Exited { code },
         (None, None) => End::Lost {

@@ -57,10 +57,13 @@ pub enum End {
     Exited {
         code: i32,
     },
-    /// Ended by a signal; `requested` when it was our `kill` (or shutdown) that sent it.
+    /// Ended by a signal; `requested` when it was our `kill` (or shutdown) that sent it,
+    /// `shutdown` when it was the server's shutdown.
     Killed {
         signal: Option<i32>,
         requested: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        shutdown: bool,
     },
     TimedOut {
         signal: Option<i32>,
@@ -173,8 +176,16 @@ pub fn parse_signal(s: &str) -> Option<i32> {
 pub fn describe_end(end: &End) -> String {
     match end {
         End::Exited { code } => format!("exited with code {code}"),
-        End::Killed { signal, requested } => {
-            let by = if *requested { " (by kill)" } else { "" };
+        End::Killed {
+            signal,
+            requested,
+            shutdown,
+        } => {
+            let by = match (*shutdown, *requested) {
+                (true, _) => " (the server was shutting down)",
+                (false, true) => " (by kill)",
+                (false, false) => "",
+            };
             match signal {
                 Some(s) => format!("killed by {}{by}", signal_name(*s)),
                 None => format!("killed before it started{by}"),

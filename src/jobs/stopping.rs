@@ -22,6 +22,7 @@ impl JobManager {
                 job.end_without_running(End::Killed {
                     signal: None,
                     requested: true,
+                    shutdown: self.shutting_down.load(Ordering::SeqCst),
                 });
                 self.record_end(job);
                 KillReport {
@@ -41,7 +42,8 @@ impl JobManager {
                 }
             }
             Phase::Running { .. } => {
-                let already_ended = !job.request_kill(signal);
+                let already_ended =
+                    !job.request_kill(signal, self.shutting_down.load(Ordering::SeqCst));
                 let survivors = match job.process() {
                     Some(p) => p.kill_tree(signal, grace).await.err(),
                     None => None,

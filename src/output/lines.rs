@@ -214,8 +214,12 @@ impl OutputStore {
         let head = count_steps(0, head_end)?;
         let tail = count_steps(tail_start, total)?;
         let mut inner = self.lock();
-        let tag = inner.runs.first_tag();
-        inner.lines.build(&head, &tail, tag);
+        // Another reader may have built them while this one counted: building twice would
+        // double the checkpoints (and the line numbers read from them).
+        if inner.lines.unindexed {
+            let tag = inner.runs.first_tag();
+            inner.lines.build(&head, &tail, tag);
+        }
         Ok(())
     }
 }

@@ -232,6 +232,11 @@ async fn a_restart_after_a_clean_stop_reads_capped_logs_back() {
     let second = Server::start_in(dir, &path, &args).await;
     let killed = second.ok("status", json!({"job_id": sleeper})).await;
     assert_eq!(killed["state"], "killed", "{killed}");
+    let summary = killed["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("the server was shutting down") && !summary.contains("by kill"),
+        "{killed}"
+    );
     let tail = second.ok("tail", json!({"job_id": "j1", "lines": 2})).await;
     assert_eq!(tail["text"], "4999\n5000\n");
     let head = second.ok("output", json!({"job_id": "j1"})).await;
