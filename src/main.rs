@@ -74,9 +74,13 @@ enum Cmd {
     /// Ask a policy whether a command would be allowed, and why. Exit status: 0 allowed,
     /// 1 refused, 2 bad usage or bad policy file.
     Check {
-        /// The policy file.
+        /// The policy file (default: the config's, as the server would use).
         #[arg(long)]
-        policy: PathBuf,
+        policy: Option<PathBuf>,
+        /// Config file (TOML): its policy and its hosts' own policies. Default:
+        /// $XDG_CONFIG_HOME/mcp-jobs/config.toml if it exists.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// The host the command would run on.
         #[arg(long, default_value = "local")]
         host: String,
@@ -123,12 +127,14 @@ fn main() {
         }) => mcp_jobs::guardian::run(&instance, containment.as_deref()),
         Some(Cmd::Check {
             policy,
+            config,
             host,
             cwd,
             json,
             command,
         }) => std::process::exit(mcp_jobs::check_cli::run(
-            &policy,
+            config,
+            policy,
             &host,
             cwd.as_deref(),
             json,

@@ -284,3 +284,58 @@ allow = ["git config"]
     assert_eq!(r["exit_code"], 0, "{r}");
     assert!(r["tail"].as_str().unwrap_or("").contains("explicit"), "{r}");
 }
+
+#[test]
+fn check_cli_answers_with_the_policies_the_server_would_use() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("server.toml"),
+        "default = \"deny\"\nallow = [\"ls\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("far.toml"),
+        "default = \"deny\"\nallow = [\"uptime\"]\n",
+    )
+    .unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "policy = \"server.toml\"\n\n[hosts.far]\naddress = \"127.0.0.1\"\nuser = \"x\"\nagent = true\npolicy = \"far.toml\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("check")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("XDG_CONFIG_HOME", dir.path().join("none"))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&["ls"]).status.code(), Some(0));
+    assert_eq!(run(&["uptime"]).status.code(), Some(1));
+    assert_eq!(run(&["--host", "far", "uptime"]).status.code(), Some(0));
+    assert_eq!(run(&["--host", "far", "ls"]).status.code(), Some(1));
+    let unknown = run(&["--host", "nowhere", "ls"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("unknown host") && err.contains("far"), "{err}");
+    assert_eq!(run(&[""]).status.code(), Some(2));
+    // The user's config file is read when none is named.
+    let xdg = dir.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("mcp-jobs")).unwrap();
+    std::fs::copy(&config, xdg.join("mcp-jobs/config.toml")).unwrap();
+    std::fs::copy(
+        dir.path().join("server.toml"),
+        xdg.join("mcp-jobs/server.toml"),
+    )
+    .unwrap();
+    let by_default = Command::new(BIN)
+        .args(["check", "uptime"])
+        .env("XDG_CONFIG_HOME", &xdg)
+        .output()
+        .unwrap();
+    assert_eq!(by_default.status.code(), Some(1));
+}
