@@ -57,6 +57,18 @@ pub trait Process: Send + Sync {
     /// Whether the job has a stdin that can still be written to.
     fn accepts_stdin(&self) -> bool;
 
+    /// Whether the job is blocked waiting for input on its stdin (back at its prompt);
+    /// `None` where the executor cannot see it.
+    fn waiting_for_input(&self) -> Option<bool> {
+        None
+    }
+
+    /// A number that changes whenever the job's processes run (see `waiting_for_input`): taken
+    /// before input is written, it tells whether the job has run since. `None` where unknown.
+    fn activity(&self) -> Option<u64> {
+        None
+    }
+
     /// Writes bytes to the job's stdin.
     fn write_stdin<'a>(&'a self, data: &'a [u8]) -> BoxFuture<'a, Result<(), StdinError>>;
 

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::JobError;
 use super::manager::JobManager;
-use super::wait::{Heartbeat, wait_for_reply};
+use super::wait::{Heartbeat, Reply, wait_for_reply};
 use super::{Job, Phase};
 use crate::audit::Record;
 use crate::config::bounds;
@@ -124,6 +124,7 @@ with `output` or `tail`",
         }
         record(true, &[], &String::from_utf8_lossy(&input));
         let start = job.output.len();
+        let before = process.activity();
         {
             let _gate = job.stdin_gate.lock().await;
             if !input.is_empty() {
@@ -150,7 +151,14 @@ part of the input may have been written",
                 let _ = process.close_stdin().await;
             }
         }
-        let matched = wait_for_reply(job, start, r.until, r.quiet, r.wait, ct, heartbeat)
+        let reply = Reply {
+            start,
+            until: r.until,
+            quiet: r.quiet,
+            wait: r.wait,
+            before,
+        };
+        let matched = wait_for_reply(job, reply, ct, heartbeat)
             .await
             .map_err(|e| JobError::Output(job.id, e))?;
         Ok(InteractOutcome {

@@ -19,6 +19,14 @@ use crate::output::{OutputStore, Select, read_after_gaps};
 const MAX_CARRY: usize = 64 * 1024;
 /// Bytes scanned per step.
 const SCAN_STEP: u64 = 1 << 20;
+/// How often an `interact` looks whether the job waits for input again.
+const INPUT_POLL: Duration = Duration::from_millis(1);
+/// Quiet after the last output before a job waiting for input is taken to have replied: the
+/// output of a reply may still be in the pipe.
+const SETTLE: Duration = Duration::from_millis(1);
+/// After the input, how long before a job seen waiting for input is taken to have consumed it
+/// even though it printed nothing (a process just given input is woken within microseconds).
+const CONSUMED: Duration = Duration::from_millis(30);
 
 /// What a waiting operation calls while it waits, so that a client can be told of progress.
 pub trait Heartbeat: Send {
@@ -159,21 +167,42 @@ pub async fn wait_jobs(
     }
 }
 
+/// The reply an `interact` waits for.
+pub struct Reply {
+    /// Where it starts in the job's output.
+    pub start: u64,
+    /// Ends it as soon as a line matches.
+    pub until: Option<Regex>,
+    /// Ends it once the output has been quiet this long.
+    pub quiet: Option<Duration>,
+    /// The longest wait.
+    pub wait: Duration,
+    /// The job's activity (see `Process::activity`) before the input was written.
+    pub before: Option<u64>,
+}
+
 /// Waits for the reply to an `interact`: until `until` matches, the output goes quiet, the job
 /// ends, the wait runs out, or the client cancels. Returns whether `until` matched.
 pub async fn wait_for_reply(
     job: &Arc<Job>,
-    start: u64,
-    until: Option<Regex>,
-    quiet: Option<Duration>,
-    wait: Duration,
+    reply: Reply,
     ct: &CancellationToken,
     heartbeat: &mut dyn Heartbeat,
 ) -> io::Result<bool> {
-    let deadline = tokio::time::Instant::now() + wait;
+    let Reply {
+        start,
+        until,
+        quiet,
+        wait,
+        before,
+    } = reply;
+    let began = tokio::time::Instant::now();
+    let deadline = began + wait;
     let mut matcher = until.map(|re| LineMatcher::new(re, start));
     let mut seen = start;
-    let mut last_change = tokio::time::Instant::now();
+    let mut last_change = began;
+    // Where the executor can see it, whether the job is back at its prompt.
+    let watched = job.process().filter(|p| p.waiting_for_input().is_some());
     loop {
         let changed = job.output.changed();
         tokio::pin!(changed);
@@ -192,11 +221,26 @@ pub async fn wait_for_reply(
             seen = len;
             last_change = now;
         }
+        // The reply is in once the job waits for input again: after it printed something (the
+        // line it read was consumed), or a while after the input (it printed nothing), and
+        // once its output settled (the last bytes are pumped).
+        let mut poll_at = deadline;
+        if let Some(p) = &watched {
+            let replied = seen > start || now >= began + CONSUMED;
+            // It must have run since the input was written: a process seen blocked reading
+            // may not have been woken for the input yet.
+            let ran = before.is_none() || p.activity() != before;
+            if replied && now >= last_change + SETTLE && ran && p.waiting_for_input() == Some(true)
+            {
+                return Ok(false);
+            }
+            poll_at = now + INPUT_POLL;
+        }
         let quiet_at = match quiet {
             Some(q) if seen > start => last_change + q,
             _ => deadline,
         };
-        let wake = deadline.min(quiet_at);
+        let wake = deadline.min(quiet_at).min(poll_at);
         if now >= wake {
             return Ok(false);
         }

@@ -116,7 +116,8 @@ pub struct InteractParams {
     /// Regex: return as soon as the new output matches it (e.g. a prompt like `>>> $`).
     #[serde(default)]
     pub until: Option<String>,
-    /// Return once output has been quiet this many milliseconds (default 300).
+    /// Return once output has been quiet this many milliseconds (default 300; a local job
+    /// back at its prompt ends the wait sooner).
     #[serde(default)]
     pub quiet_ms: Option<u64>,
     /// Most bytes of text to return (default 16384, at most 1048576).

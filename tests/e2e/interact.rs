@@ -1,5 +1,7 @@
 //! `interact`: writing to a running job's stdin and reading only what follows.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::*;
@@ -138,5 +140,75 @@ async fn interact_waits_until_quiet() {
         )
         .await;
     assert_eq!(r["text"], "got a\nstill a\n");
+    s.ok("kill", json!({"job_id": id})).await;
+}
+
+/// `interact` returns once the job is back at its prompt (blocked reading its stdin), not
+/// after a quiet time: with the quiet time set far beyond the wait, only that can end it early.
+#[tokio::test]
+async fn interact_returns_when_the_job_waits_for_input_again() {
+    let s = Server::start().await;
+    for (command, pty, input, reply) in [
+        ("cat", false, "hello", "hello\n"),
+        ("python3 -i -q", false, "print(6 * 7)", "42\n>>> "),
+        ("python3 -i -q", true, "print(6 * 7)", "42\n>>> "),
+        (
+            "read -p 'Continue? [y/N] ' a; echo \"answer $a\"; read -p 'Again? ' b",
+            // `read -p` prompts only on a terminal.
+            true,
+            "y",
+            "answer y\nAgain? ",
+        ),
+    ] {
+        let id = s.start_job(json!({"command": command, "pty": pty})).await;
+        // The first prompt (or, for cat, a moment to start).
+        if command != "cat" {
+            s.ok(
+                "wait",
+                json!({"job_id": id, "until": "(>>> |[?\\]] )$", "timeout": 20}),
+            )
+            .await;
+        }
+        let t = std::time::Instant::now();
+        let r = s
+            .ok(
+                "interact",
+                json!({"job_id": id, "input": input, "quiet_ms": 60000, "wait_ms": 60000}),
+            )
+            .await;
+        let took = t.elapsed();
+        let text = r["text"].as_str().unwrap_or_default();
+        assert!(text.ends_with(reply), "{command}: {r}");
+        assert!(
+            took < Duration::from_secs(20),
+            "{command}: took {took:?}: the wait for input was not seen"
+        );
+        s.ok("kill", json!({"job_id": id})).await;
+    }
+}
+
+/// A job busy computing after the input is not taken for waiting: the reply comes whole.
+#[tokio::test]
+async fn a_busy_job_is_not_taken_for_waiting() {
+    let s = Server::start().await;
+    let id = s.start_job(json!({"command": "python3 -i -q"})).await;
+    s.ok(
+        "wait",
+        json!({"job_id": id, "until": ">>> $", "timeout": 20}),
+    )
+    .await;
+    let r = s
+        .ok(
+            "interact",
+            json!({
+                "job_id": id,
+                "input": "import time; print('start', flush=True); time.sleep(0.5); sum(range(3000000)); print('done')",
+                "quiet_ms": 60000,
+                "wait_ms": 30000
+            }),
+        )
+        .await;
+    let text = r["text"].as_str().unwrap_or_default();
+    assert!(text.contains("start") && text.contains("done\n>>> "), "{r}");
     s.ok("kill", json!({"job_id": id})).await;
 }

@@ -297,7 +297,7 @@ async fn a_python_repl_fed_through_interact_is_confined_too() {
             json!({
                 "job_id": id,
                 "input": format!("open({:?}, 'w')", target.display().to_string()),
-                "until": "Error:",
+                "until": ">>> ",
                 "wait_ms": 20000
             }),
         )

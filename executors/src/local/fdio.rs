@@ -3,7 +3,7 @@
 //! Pipes and pty masters are handled alike through `AsyncFd`, so one code path serves both.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -139,5 +139,17 @@ impl Writer {
             }
         }
         Ok(())
+    }
+}
+
+/// Bytes waiting to be read from a pipe or a pty master (`FIONREAD`); 0 when unknown.
+pub(crate) fn unread(fd: &OwnedFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to a valid pointer.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r < 0 {
+        0
+    } else {
+        usize::try_from(n).unwrap_or(0)
     }
 }

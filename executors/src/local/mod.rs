@@ -12,6 +12,7 @@ mod child;
 mod fdio;
 mod reaper;
 mod sandbox;
+mod stdin_wait;
 mod tree;
 
 pub use cgroup::{CONTAINMENT_VAR, Containment, ContainmentError, Method};
@@ -224,11 +225,24 @@ impl LocalExecutor {
         };
         // Only the child needed `cgroup.procs`, and only until it joined.
         let cgroup = cgroup.map(|c| c.group);
+        let stdin_id = (spec.stdin || spec.pty)
+            .then(|| {
+                std::fs::read_link(format!("/proc/self/fd/{}", child_stdio[0].as_raw_fd())).ok()
+            })
+            .flatten()
+            .map(|p| p.to_string_lossy().into_owned());
         // The child has its copies: closing ours lets the job see end-of-file on stdin when we
         // close the write end, and lets the pty master read end-of-file when the job is done.
         drop(child_stdio);
         let pid = registered.pid;
 
+        // Copies of the output ends, to see whether output is still waiting to be pumped.
+        let mut unread_probes = Vec::new();
+        if spec.stdin || spec.pty {
+            for fd in master.iter().chain(out_r.iter()).chain(err_r.iter()) {
+                unread_probes.push(fd.try_clone()?);
+            }
+        }
         let (pump, stdin) = match master {
             Some(master) => {
                 let reader = master.try_clone()?;
@@ -249,6 +263,8 @@ impl LocalExecutor {
         let has_stdin = Arc::new(AtomicBool::new(spec.stdin || spec.pty));
         let (stdin_at_exit, has_stdin_at_exit) = (Arc::clone(&stdin), Arc::clone(&has_stdin));
         let cgroup_at_exit = cgroup.clone();
+        let unread_probes = Arc::new(std::sync::Mutex::new(unread_probes));
+        let probes_at_exit = Arc::clone(&unread_probes);
         let outcome: BoxFuture<'static, Outcome> = Box::pin(async move {
             let info = match exit.await {
                 Ok(info) => info,
@@ -258,6 +274,11 @@ impl LocalExecutor {
             // retained) job is forgotten — one descriptor per ended job would add up.
             has_stdin_at_exit.store(false, Ordering::SeqCst);
             stdin_at_exit.lock().await.take();
+            // Likewise the copies of its output ends (kept only to see a reply still unread).
+            probes_at_exit
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
             if let Some(group) = cgroup_at_exit {
                 remove_when_empty(group);
             }
@@ -271,6 +292,8 @@ impl LocalExecutor {
             exited: registered.exited,
             stdin,
             has_stdin,
+            stdin_id,
+            unread_probes,
             kill_lock: tokio::sync::Mutex::new(()),
         });
         Ok(Spawned { process, outcome })
@@ -386,6 +409,12 @@ struct LocalProcess {
     exited: Arc<AtomicBool>,
     stdin: Arc<tokio::sync::Mutex<Option<Arc<fdio::Writer>>>>,
     has_stdin: Arc<AtomicBool>,
+    /// What the job's stdin is, as `/proc/PID/fd/0` names it (`pipe:[N]`, `/dev/pts/N`): to
+    /// see when it waits for input there.
+    stdin_id: Option<String>,
+    /// Copies of the job's output ends (pipes or the pty master): output still unread there
+    /// means the job's reply is not all in yet.
+    unread_probes: Arc<std::sync::Mutex<Vec<OwnedFd>>>,
     /// One kill at a time per job; a second caller waits for the first to finish.
     kill_lock: tokio::sync::Mutex<()>,
 }
@@ -460,6 +489,34 @@ impl Process for LocalProcess {
 
     fn accepts_stdin(&self) -> bool {
         self.has_stdin.load(Ordering::SeqCst)
+    }
+
+    fn waiting_for_input(&self) -> Option<bool> {
+        let stdin = self.stdin_id.as_deref()?;
+        let unread = self
+            .unread_probes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .any(|fd| fdio::unread(fd) > 0);
+        if unread {
+            return Some(false);
+        }
+        // The cgroup lists the job's processes in one read; without one, the tree search.
+        let pids = match &self.cgroup {
+            Some(group) => group.pids(),
+            None => self.members(),
+        };
+        Some(stdin_wait::waiting(&pids, stdin))
+    }
+
+    fn activity(&self) -> Option<u64> {
+        self.stdin_id.as_ref()?;
+        let pids = match &self.cgroup {
+            Some(group) => group.pids(),
+            None => self.members(),
+        };
+        Some(stdin_wait::activity(&pids))
     }
 
     fn write_stdin<'a>(&'a self, data: &'a [u8]) -> BoxFuture<'a, Result<(), StdinError>> {
