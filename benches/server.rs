@@ -289,6 +289,59 @@ async fn starts(z: &Sizes) {
     );
 }
 
+/// `interact` round trip with `cat` and with `python3 -i` (over a pipe and a pty), next to the
+/// bare rmcp no-op round trip with the same client in the same run.
+async fn interacts(z: &Sizes) {
+    println!("\n## 9. interact round trip ({} calls each)", z.starts);
+    let bare = Server::noop().await;
+    let mut noop = Vec::new();
+    for _ in 0..z.starts {
+        let t = Instant::now();
+        bare.client
+            .peer()
+            .call_tool(CallToolRequestParams::new("noop"))
+            .await
+            .unwrap();
+        noop.push(t.elapsed());
+    }
+    let n50 = pct(noop, 0.5);
+    let s = Server::start(&[]).await;
+    println!("| job | p50 | p99 | p50 vs (3 × no-op + 2 ms) |");
+    println!("|---|---|---|---|");
+    println!("| bare rmcp no-op tool | {} | | |", us(n50));
+    for (command, pty, input, prompt) in [
+        ("cat", false, "hello", None),
+        ("python3 -i -q", false, "print(6 * 7)", Some(">>> $")),
+        ("python3 -i -q", true, "print(6 * 7)", Some(">>> $")),
+    ] {
+        let r = s
+            .call("execute", json!({"command": command, "pty": pty}))
+            .await;
+        let id = r["job_id"].as_str().unwrap().to_string();
+        if let Some(p) = prompt {
+            s.call("wait", json!({"job_id": id, "until": p, "timeout": 30}))
+                .await;
+        }
+        let mut times = Vec::new();
+        for _ in 0..z.starts {
+            let t = Instant::now();
+            s.call("interact", json!({"job_id": id, "input": input}))
+                .await;
+            times.push(t.elapsed());
+        }
+        let (p50, p99) = (pct(times.clone(), 0.5), pct(times, 0.99));
+        let target = n50 * 3 + Duration::from_millis(2);
+        println!(
+            "| `{command}`{} | {} | {} | {:.2}× |",
+            if pty { " (pty)" } else { "" },
+            us(p50),
+            us(p99),
+            p50.as_secs_f64() / target.as_secs_f64()
+        );
+        s.call("kill", json!({"job_id": id})).await;
+    }
+}
+
 /// Start latency of each sandbox mode against no sandbox, in the same workspace (a git
 /// repository, so that its hooks and config are bound read-only; a hidden directory), the
 /// servers taking turns so that drift on the machine hits every mode alike.
@@ -731,6 +784,9 @@ fn main() {
         }
         if want("sandbox") {
             sandbox(z).await;
+        }
+        if want("interact") {
+            interacts(z).await;
         }
     });
     if want("policy") {

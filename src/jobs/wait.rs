@@ -21,9 +21,10 @@ const MAX_CARRY: usize = 64 * 1024;
 const SCAN_STEP: u64 = 1 << 20;
 /// How often an `interact` looks whether the job waits for input again.
 const INPUT_POLL: Duration = Duration::from_millis(1);
-/// Quiet after the last output before a job waiting for input is taken to have replied: the
-/// output of a reply may still be in the pipe.
-const SETTLE: Duration = Duration::from_millis(1);
+/// Quiet after the last output before a job waiting for input is taken to have replied. None
+/// is needed: output still in the job's pipes is seen (`FIONREAD`), and the pump appends what
+/// it read before it reads again.
+const SETTLE: Duration = Duration::ZERO;
 /// After the input, how long before a job seen waiting for input is taken to have consumed it
 /// even though it printed nothing (a process just given input is woken within microseconds).
 const CONSUMED: Duration = Duration::from_millis(30);
@@ -232,7 +233,12 @@ pub async fn wait_for_reply(
             let ran = before.is_none() || p.activity() != before;
             if replied && now >= last_change + SETTLE && ran && p.waiting_for_input() == Some(true)
             {
-                return Ok(false);
+                // What arrived since the scan above may hold the line `until` waits for.
+                let matched = match &mut matcher {
+                    Some(m) => m.scan(&job.output)?.is_some(),
+                    None => false,
+                };
+                return Ok(matched);
             }
             poll_at = now + INPUT_POLL;
         }
