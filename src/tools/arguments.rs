@@ -21,6 +21,8 @@ pub fn normalise(tool: &str, schema: &JsonObject, args: &mut JsonObject) -> Resu
         .unwrap_or(&empty);
     let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
     names.sort_unstable();
+    // `null` for an optional argument means "not given", as some clients send it.
+    args.retain(|_, v| !v.is_null());
     for key in args.keys() {
         if !props.contains_key(key) {
             let hint = suggestion(key, &names)

@@ -13,8 +13,18 @@ use serde_json::{Map, Value};
 /// How deep `$ref`s are inlined: our types nest a few levels; a cycle stops here.
 const MAX_DEPTH: usize = 16;
 
+/// Which side of a call a schema describes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Arguments: an optional argument is simply left out, so `null` need not be allowed.
+    Input,
+    /// Results: a value that may be `null` keeps no `type` (any value passes), since a client
+    /// that validates results against the schema would reject the `null`.
+    Output,
+}
+
 /// `schema` in the portable form.
-pub fn portable(schema: &JsonObject) -> JsonObject {
+pub fn portable(schema: &JsonObject, side: Side) -> JsonObject {
     let defs = schema
         .get("$defs")
         .or_else(|| schema.get("definitions"))
@@ -22,7 +32,7 @@ pub fn portable(schema: &JsonObject) -> JsonObject {
         .cloned()
         .unwrap_or_default();
     let mut out = Value::Object(schema.clone());
-    clean(&mut out, &defs, 0);
+    clean(&mut out, &defs, 0, side);
     match out {
         Value::Object(mut o) => {
             o.remove("$defs");
@@ -34,11 +44,11 @@ pub fn portable(schema: &JsonObject) -> JsonObject {
     }
 }
 
-fn clean(v: &mut Value, defs: &Map<String, Value>, depth: usize) {
+fn clean(v: &mut Value, defs: &Map<String, Value>, depth: usize, side: Side) {
     let Value::Object(o) = v else {
         if let Value::Array(items) = v {
             for item in items {
-                clean(item, defs, depth);
+                clean(item, defs, depth, side);
             }
         }
         return;
@@ -56,7 +66,7 @@ fn clean(v: &mut Value, defs: &Map<String, Value>, depth: usize) {
         for (k, val) in def {
             o.entry(k.clone()).or_insert_with(|| val.clone());
         }
-        clean(v, defs, depth + 1);
+        clean(v, defs, depth + 1, side);
         return;
     }
     o.remove("$schema");
@@ -64,12 +74,14 @@ fn clean(v: &mut Value, defs: &Map<String, Value>, depth: usize) {
     if o.get("default").is_some_and(Value::is_null) {
         o.remove("default");
     }
+    let mut nullable = false;
     if let Some(Value::Array(types)) = o.get("type") {
         let kept: Vec<Value> = types
             .iter()
             .filter(|t| t.as_str() != Some("null"))
             .cloned()
             .collect();
+        nullable = kept.len() < types.len();
         if kept.len() == 1 {
             o.insert("type".into(), kept[0].clone());
         }
@@ -89,6 +101,7 @@ fn clean(v: &mut Value, defs: &Map<String, Value>, depth: usize) {
                 .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
                 .cloned()
                 .collect();
+            nullable |= kept.len() < alts.len();
             if kept.len() == 1 {
                 o.remove(key);
                 if let Value::Object(only) = &kept[0] {
@@ -102,11 +115,17 @@ fn clean(v: &mut Value, defs: &Map<String, Value>, depth: usize) {
         }
     }
     for (_, child) in o.iter_mut() {
-        clean(child, defs, depth + 1);
+        clean(child, defs, depth + 1, side);
     }
     // Cleaning may have inlined a reference at this level: once more for its keys.
     if o.contains_key("$ref") && depth < MAX_DEPTH {
-        clean(v, defs, depth + 1);
+        clean(v, defs, depth + 1, side);
+    }
+    if nullable
+        && side == Side::Output
+        && let Value::Object(o) = v
+    {
+        o.remove("type");
     }
 }
 
@@ -132,7 +151,7 @@ mod tests {
         let Value::Object(o) = schema else {
             unreachable!()
         };
-        let p = Value::Object(portable(&o));
+        let p = Value::Object(portable(&o, Side::Input));
         assert_eq!(
             p,
             json!({
@@ -143,6 +162,29 @@ mod tests {
                     "k": {"enum": ["x"]}
                 }
             })
+        );
+    }
+
+    #[test]
+    fn a_result_that_may_be_null_keeps_no_type() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "sandbox": {"anyOf": [{"$ref": "#/$defs/S"}, {"type": "null"}],
+                            "description": "the sandbox"},
+                "code": {"type": ["integer", "null"], "description": "a code"}
+            },
+            "$defs": {"S": {"type": "object", "properties": {"network": {"type": "boolean"}}}}
+        });
+        let Value::Object(o) = schema else {
+            unreachable!()
+        };
+        let p = Value::Object(portable(&o, Side::Output));
+        assert_eq!(p["properties"]["sandbox"].get("type"), None, "{p}");
+        assert_eq!(p["properties"]["code"].get("type"), None, "{p}");
+        assert_eq!(
+            p["properties"]["sandbox"]["properties"]["network"]["type"],
+            "boolean"
         );
     }
 }

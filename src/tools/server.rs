@@ -24,7 +24,7 @@ use super::args::ToolError;
 use super::arguments::normalise;
 use super::replies::*;
 use super::resources::{self, Subscriptions};
-use super::schema::portable;
+use super::schema::{Side, portable};
 use super::tasks;
 use crate::jobs::{Job, JobManager};
 
@@ -80,9 +80,9 @@ impl JobServer {
             + Self::check_router();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
-            tool.input_schema = Arc::new(portable(&tool.input_schema));
+            tool.input_schema = Arc::new(portable(&tool.input_schema, Side::Input));
             if let Some(out) = &tool.output_schema {
-                tool.output_schema = Some(Arc::new(portable(out)));
+                tool.output_schema = Some(Arc::new(portable(out, Side::Output)));
             }
         }
         Self {

@@ -94,3 +94,111 @@ async fn every_tool_schema_is_portable_and_the_model_facing_part_is_small() {
         "descriptions and input schemas take {model_facing} bytes"
     );
 }
+
+/// Where `value` breaks `schema`'s `type`s (clients such as Claude Code validate results
+/// against the output schema and turn a mismatch into an error).
+fn mismatches(path: &str, schema: &Value, value: &Value, out: &mut Vec<String>) {
+    if let Some(t) = schema.get("type").and_then(Value::as_str) {
+        let ok = match t {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            _ => true,
+        };
+        if !ok {
+            out.push(format!("{path}: {value} is not {t}"));
+            return;
+        }
+    }
+    if let (Some(Value::Object(props)), Value::Object(v)) = (schema.get("properties"), value) {
+        for (k, sub) in props {
+            if let Some(x) = v.get(k) {
+                mismatches(&format!("{path}.{k}"), sub, x, out);
+            }
+        }
+    }
+    if let (Some(items), Value::Array(xs)) = (schema.get("items"), value) {
+        for (i, x) in xs.iter().enumerate() {
+            mismatches(&format!("{path}[{i}]"), items, x, out);
+        }
+    }
+}
+
+#[tokio::test]
+async fn results_match_their_output_schemas() {
+    let s = Server::start().await;
+    let tools = s
+        .client
+        .as_ref()
+        .expect("connected")
+        .peer()
+        .list_all_tools()
+        .await
+        .expect("tools/list");
+    let schema = |name: &str| -> Value {
+        let t = tools.iter().find(|t| t.name == name).expect("tool");
+        Value::Object(
+            t.output_schema
+                .as_ref()
+                .expect("output schema")
+                .as_ref()
+                .clone(),
+        )
+    };
+    let running = s
+        .ok("execute", serde_json::json!({"command": "sleep 30"}))
+        .await;
+    let id = running["job_id"].as_str().expect("id").to_string();
+    let done = s
+        .ok(
+            "execute",
+            serde_json::json!({"command": "echo hi; exit 3", "wait": 10}),
+        )
+        .await;
+    let done_id = done["job_id"].as_str().expect("id").to_string();
+    let mut problems = Vec::new();
+    for (tool, value) in [
+        ("execute", running),
+        ("execute", done),
+        (
+            "status",
+            s.ok("status", serde_json::json!({"job_id": id})).await,
+        ),
+        (
+            "tail",
+            s.ok("tail", serde_json::json!({"job_id": done_id})).await,
+        ),
+        (
+            "output",
+            s.ok(
+                "output",
+                serde_json::json!({"job_id": done_id, "grep": "hi"}),
+            )
+            .await,
+        ),
+        ("list", s.ok("list", serde_json::json!({})).await),
+        (
+            "wait",
+            s.ok("wait", serde_json::json!({"job_id": done_id})).await,
+        ),
+        (
+            "check",
+            s.ok("check", serde_json::json!({"command": "ls"})).await,
+        ),
+        (
+            "kill",
+            s.ok("kill", serde_json::json!({"job_id": id})).await,
+        ),
+        (
+            "clean",
+            s.ok("clean", serde_json::json!({"all": true})).await,
+        ),
+    ] {
+        mismatches(tool, &schema(tool), &value, &mut problems);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
