@@ -168,14 +168,11 @@ fn shell(cmd: &str) -> Duration {
     t.elapsed()
 }
 
-async fn round_trips(z: &Sizes) {
-    println!(
-        "\n## 1. Tool round trip over stdio ({} calls each)",
-        z.round_trips
-    );
+/// `n` round trips of the bare rmcp server's no-op tool: the floor every call is compared to.
+async fn noop_round_trips(n: usize) -> Vec<Duration> {
     let bare = Server::noop().await;
-    let mut noop = Vec::new();
-    for _ in 0..z.round_trips {
+    let mut noop = Vec::with_capacity(n);
+    for _ in 0..n {
         let t = Instant::now();
         bare.client
             .peer()
@@ -184,6 +181,15 @@ async fn round_trips(z: &Sizes) {
             .unwrap();
         noop.push(t.elapsed());
     }
+    noop
+}
+
+async fn round_trips(z: &Sizes) {
+    println!(
+        "\n## 1. Tool round trip over stdio ({} calls each)",
+        z.round_trips
+    );
+    let noop = noop_round_trips(z.round_trips).await;
     let s = Server::start(&[]).await;
     for _ in 0..10 {
         s.call("execute", json!({"command": "true"})).await;
@@ -293,17 +299,7 @@ async fn starts(z: &Sizes) {
 /// bare rmcp no-op round trip with the same client in the same run.
 async fn interacts(z: &Sizes) {
     println!("\n## 9. interact round trip ({} calls each)", z.starts);
-    let bare = Server::noop().await;
-    let mut noop = Vec::new();
-    for _ in 0..z.starts {
-        let t = Instant::now();
-        bare.client
-            .peer()
-            .call_tool(CallToolRequestParams::new("noop"))
-            .await
-            .unwrap();
-        noop.push(t.elapsed());
-    }
+    let noop = noop_round_trips(z.starts).await;
     let n50 = pct(noop, 0.5);
     let s = Server::start(&[]).await;
     println!("| job | p50 | p99 | p50 vs (3 × no-op + 2 ms) |");

@@ -178,12 +178,13 @@ pub fn read_only_places(roots: &[PathBuf], protected: &[Protected]) -> Protectio
                 }
             }
         }
-        for gitfile in gitfiles(root) {
+        let dirs = top_dirs(root);
+        for gitfile in gitfiles(&dirs) {
             // `gitdir: PATH` of a submodule or a linked worktree: rewritten, it would send git
             // to a repository of the job's making.
             push_existing(&mut out, roots, gitfile);
         }
-        for repo in repositories(root) {
+        for repo in repositories(&dirs) {
             for name in GIT_CONTROL {
                 push_existing(&mut out, roots, repo.git_dir.join(name));
             }
@@ -230,24 +231,26 @@ fn push_existing(out: &mut Protection, roots: &[PathBuf], p: PathBuf) {
     }
 }
 
-/// `.git` files (not directories) at the top of `root` and one level down.
-fn gitfiles(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut candidates = vec![root.to_path_buf()];
+/// `root` and the directories directly in it (not through symlinks), bounded: where
+/// repositories and `.git` files are looked for.
+fn top_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![root.to_path_buf()];
     if let Ok(dir) = std::fs::read_dir(root) {
         for entry in dir.flatten().take(MAX_SCAN) {
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                candidates.push(entry.path());
+                dirs.push(entry.path());
             }
         }
     }
-    for c in candidates {
-        let g = c.join(".git");
-        if g.symlink_metadata().is_ok_and(|m| m.is_file()) {
-            found.push(g);
-        }
-    }
-    found
+    dirs
+}
+
+/// `.git` files (not directories) in `dirs`.
+fn gitfiles(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    dirs.iter()
+        .map(|c| c.join(".git"))
+        .filter(|g| g.symlink_metadata().is_ok_and(|m| m.is_file()))
+        .collect()
 }
 
 struct Repository {
@@ -261,20 +264,12 @@ fn is_real_dir(p: &Path) -> bool {
     p.symlink_metadata().is_ok_and(|m| m.is_dir())
 }
 
-/// Git directories at the top of `root` and one level down (`X/.git` and bare `X.git`), and
+/// Git directories in `dirs` (`X/.git` and bare `X.git`), and
 /// their submodules' (`.git/modules/NAME`). Symlinks are not followed: a job could point one
 /// anywhere.
-fn repositories(root: &Path) -> Vec<Repository> {
+fn repositories(dirs: &[PathBuf]) -> Vec<Repository> {
     let mut repos = Vec::new();
-    let mut candidates = vec![root.to_path_buf()];
-    if let Ok(dir) = std::fs::read_dir(root) {
-        for entry in dir.flatten().take(MAX_SCAN) {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                candidates.push(entry.path());
-            }
-        }
-    }
-    for c in candidates {
+    for c in dirs.iter().cloned() {
         let dot_git = c.join(".git");
         if is_real_dir(&dot_git) {
             repos.push(Repository {

@@ -5,6 +5,17 @@ use serde_json::{Map, Value};
 
 use crate::support::*;
 
+/// The server's tools, as `tools/list` gives them.
+async fn tools_of(s: &Server) -> Vec<rmcp::model::Tool> {
+    s.client
+        .as_ref()
+        .expect("connected")
+        .peer()
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+}
+
 /// Where `v` breaks a rule, as "path: rule" lines.
 fn violations(path: &str, v: &Value, out: &mut Vec<String>) {
     match v {
@@ -58,14 +69,7 @@ fn top_level(path: &str, o: &Map<String, Value>, out: &mut Vec<String>) {
 #[tokio::test]
 async fn every_tool_schema_is_portable_and_the_model_facing_part_is_small() {
     let s = Server::start().await;
-    let tools = s
-        .client
-        .as_ref()
-        .expect("connected")
-        .peer()
-        .list_all_tools()
-        .await
-        .expect("tools/list");
+    let tools = tools_of(&s).await;
     assert!(tools.len() >= 10, "{} tools", tools.len());
     let mut problems = Vec::new();
     let mut model_facing = 0;
@@ -131,14 +135,7 @@ fn mismatches(path: &str, schema: &Value, value: &Value, out: &mut Vec<String>) 
 #[tokio::test]
 async fn results_match_their_output_schemas() {
     let s = Server::start().await;
-    let tools = s
-        .client
-        .as_ref()
-        .expect("connected")
-        .peer()
-        .list_all_tools()
-        .await
-        .expect("tools/list");
+    let tools = tools_of(&s).await;
     let schema = |name: &str| -> Value {
         let t = tools.iter().find(|t| t.name == name).expect("tool");
         Value::Object(
