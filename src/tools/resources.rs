@@ -3,14 +3,17 @@
 //! at most every [`UPDATE_EVERY`], on new output and when the job ends.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rmcp::model::{
     ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam,
+    ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam, SubscriptionFilter,
 };
+use rmcp::service::SubscriptionContext;
 use rmcp::{ErrorData, Peer, RoleServer};
+use tokio::sync::broadcast::error::RecvError;
 
 use super::replies::JobStatus;
 use crate::config::bounds;
@@ -123,7 +126,99 @@ pub fn read(manager: &JobManager, uri: &str) -> Result<ReadResourceResult, Error
     ]))
 }
 
-/// Live subscriptions: one watcher task per (client, resource).
+/// Waits for changes of one job's resource and calls `notify` for each, at most every
+/// [`UPDATE_EVERY`], until the job has ended (one last notice) or `notify` fails (the client or
+/// its subscription is gone). Shared by the legacy `resources/subscribe` and by
+/// `subscriptions/listen`.
+async fn watch_job<F, Fut>(job: Arc<Job>, notify: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    loop {
+        let changed = job.output.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if job.is_ended() {
+            return;
+        }
+        changed.await;
+        // Notifications are rate-limited: one per interval at most.
+        tokio::time::sleep(UPDATE_EVERY).await;
+        if !notify().await {
+            return;
+        }
+    }
+}
+
+/// Waits for jobs to come and go and calls `notify`, at most twice a second, until `notify`
+/// fails or the manager is gone.
+pub async fn watch_listing<F, Fut>(manager: &JobManager, notify: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut listing = manager.listing();
+    loop {
+        match listing.recv().await {
+            Ok(()) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+        tokio::time::sleep(UPDATE_EVERY).await;
+        while listing.try_recv().is_ok() {}
+        if !notify().await {
+            return;
+        }
+    }
+}
+
+/// What a `subscriptions/listen` request gets: resource list changes, and updates of the
+/// job resources that exist (unknown URIs are left out of the acknowledgement).
+pub fn accepted_filter(manager: &JobManager, requested: &SubscriptionFilter) -> SubscriptionFilter {
+    let uris: Vec<String> = requested
+        .resource_subscriptions
+        .iter()
+        .flatten()
+        .filter(|uri| job_of(manager, uri).is_ok())
+        .take(bounds::MAX_LIST)
+        .cloned()
+        .collect();
+    let mut accepted = SubscriptionFilter::new();
+    accepted.resources_list_changed = requested.resources_list_changed.filter(|on| *on);
+    accepted.resource_subscriptions = (!uris.is_empty()).then_some(uris);
+    accepted
+}
+
+/// Serves one `subscriptions/listen` stream until the client cancels it.
+pub async fn listen(manager: Arc<JobManager>, context: SubscriptionContext) {
+    let sink = context.sink().clone();
+    let mut watchers = tokio::task::JoinSet::new();
+    for uri in context.accepted().resource_subscriptions.iter().flatten() {
+        let Ok((job, _)) = job_of(&manager, uri) else {
+            continue;
+        };
+        let (sink, uri) = (sink.clone(), uri.clone());
+        watchers.spawn(async move {
+            watch_job(job, || async {
+                sink.notify_resource_updated(uri.clone()).await.is_ok()
+            })
+            .await;
+        });
+    }
+    if context.accepted().resources_list_changed == Some(true) {
+        let (sink, manager) = (sink.clone(), Arc::clone(&manager));
+        watchers.spawn(async move {
+            watch_listing(&manager, || async {
+                sink.notify_resource_list_changed().await.is_ok()
+            })
+            .await;
+        });
+    }
+    context.cancelled().await;
+    watchers.abort_all();
+}
+
+/// Legacy (`resources/subscribe`) subscriptions: one watcher task per (client, resource).
 #[derive(Default, Clone)]
 pub struct Subscriptions {
     watchers: Arc<Mutex<HashMap<String, tokio::task::AbortHandle>>>,
@@ -139,22 +234,11 @@ impl Subscriptions {
         let (job, _) = job_of(manager, uri)?;
         let owned = uri.to_string();
         let task = tokio::spawn(async move {
-            loop {
-                let changed = job.output.changed();
-                tokio::pin!(changed);
-                changed.as_mut().enable();
-                let was_ended = job.is_ended();
-                if was_ended {
-                    break;
-                }
-                changed.await;
-                // Notifications are rate-limited: one per interval at most.
-                tokio::time::sleep(UPDATE_EVERY).await;
+            watch_job(job, || async {
                 let param = ResourceUpdatedNotificationParam::new(owned.clone());
-                if peer.notify_resource_updated(param).await.is_err() {
-                    return;
-                }
-            }
+                peer.notify_resource_updated(param).await.is_ok()
+            })
+            .await;
         });
         let old = self
             .watchers

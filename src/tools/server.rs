@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::FutureExt;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -14,11 +13,11 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
     CreateTaskResult, GetTaskParams, GetTaskResult, ListResourceTemplatesResult,
     ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ServerCapabilities, ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::args::ToolError;
 use super::arguments::normalise;
@@ -177,23 +176,28 @@ impl ServerHandler for JobServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        // Tell this client when jobs come and go (its resource list changes), at most twice a
-        // second.
-        let mut listing = self.manager.listing();
+        // A client of the initialize era hears when jobs come and go (its resource list
+        // changes) without asking; newer clients ask with `subscriptions/listen`.
+        let manager = Arc::clone(&self.manager);
         let peer = context.peer;
         tokio::spawn(async move {
-            loop {
-                match listing.recv().await {
-                    Ok(()) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return,
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                while listing.try_recv().is_ok() {}
-                if peer.notify_resource_list_changed().await.is_err() {
-                    return;
-                }
-            }
+            resources::watch_listing(&manager, || async {
+                peer.notify_resource_list_changed().await.is_ok()
+            })
+            .await;
         });
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(resources::accepted_filter(&self.manager, requested))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        resources::listen(Arc::clone(&self.manager), context).await;
+        Ok(())
     }
 
     async fn list_resources(

@@ -377,3 +377,101 @@ async fn a_plain_client_never_sees_tasks() {
     assert!(r["job_id"].is_string());
     c.call("kill", json!({"job_id": r["job_id"]})).await;
 }
+
+/// A client of protocol 2026-07-28: no `initialize`; `server/discover` first, then tool calls
+/// with per-request metadata, and notifications only through `subscriptions/listen`.
+#[tokio::test]
+async fn the_2026_07_28_protocol_discover_and_subscriptions_listen() {
+    use rmcp::model::{ProtocolVersion, ServerNotification, SubscriptionFilter};
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+
+    let (transport, pid, _state) = spawn_server();
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+        }
+    }
+    let _kill = Kill(pid);
+    let service = Recorder::default()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("server/discover");
+    let info = service.peer().peer_info().expect("discovered server info");
+    assert_eq!(
+        info.server_info.as_ref().map(|i| i.name.as_str()),
+        Some("mcp-jobs")
+    );
+    assert!(info.capabilities.resources.is_some());
+
+    let call = |args: Value| {
+        let Value::Object(map) = args else {
+            unreachable!()
+        };
+        service
+            .peer()
+            .call_tool(CallToolRequestParams::new("execute").with_arguments(map))
+    };
+    let r = call(json!({"command": "echo one; read x; echo two", "keep_stdin_open": true}))
+        .await
+        .unwrap();
+    let id = r.structured_content.unwrap()["job_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uri = format!("job://{id}/output");
+
+    let mut sub = service
+        .peer()
+        .listen(
+            SubscriptionFilter::builder()
+                .resources_list_changed()
+                .resource_subscriptions([uri.clone(), "job://j999/output".to_string()])
+                .build(),
+        )
+        .await
+        .expect("subscriptions/listen is served");
+    assert_eq!(sub.acknowledged().resources_list_changed, Some(true));
+    assert_eq!(
+        sub.acknowledged().resource_subscriptions.as_deref(),
+        Some(&[uri.clone()][..]),
+        "only the job that exists is acknowledged"
+    );
+
+    // New output: an update for the subscribed URI; a new job: the list changed.
+    let Value::Object(map) = json!({"job_id": id, "input": "go\n"}) else {
+        unreachable!()
+    };
+    service
+        .peer()
+        .call_tool(CallToolRequestParams::new("interact").with_arguments(map))
+        .await
+        .unwrap();
+    call(json!({"command": "true"})).await.unwrap();
+    let (mut updated, mut listed) = (false, false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(updated && listed) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let next = tokio::time::timeout(left, sub.next())
+            .await
+            .expect("notifications within 10 s")
+            .unwrap()
+            .expect("the subscription stays open");
+        match next {
+            ServerNotification::ResourceUpdatedNotification(n) => {
+                assert_eq!(n.params.uri, uri);
+                updated = true;
+            }
+            ServerNotification::ResourceListChangedNotification(_) => listed = true,
+            other => panic!("unexpected notification {other:?}"),
+        }
+    }
+    drop(sub);
+    service.cancel().await.unwrap();
+}
