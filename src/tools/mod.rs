@@ -7,6 +7,7 @@ pub mod args;
 mod arguments;
 mod check;
 mod control;
+mod discovery;
 mod execute;
 mod interact;
 mod overview;

@@ -113,7 +113,8 @@ pub struct JobStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_rule: Option<String>,
     /// The kernel sandbox the job runs in: what it may write, whether it may use the network
-    /// (`null`: none).
+    /// (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::sandbox::SandboxSummary>,
 }
 
@@ -618,11 +619,14 @@ pub struct CheckReply {
     pub summary: String,
     /// Where it runs: `local` or a configured SSH host.
     pub host: String,
-    /// The kernel sandbox a job would run in (`null`: none).
+    /// The kernel sandbox a job would run in (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::sandbox::SandboxSummary>,
     /// Every program the command would run, with the decision for each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<CheckedCommand>,
     /// Reasons that apply to the whole command.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refusals: Vec<String>,
     /// Whether a job started with it could take input through `interact`.
     pub stdin: bool,

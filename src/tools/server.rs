@@ -21,22 +21,12 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 
 use super::args::ToolError;
 use super::arguments::normalise;
+use super::discovery;
 use super::replies::*;
 use super::resources::{self, Subscriptions};
 use super::schema::{Side, portable};
 use super::tasks;
 use crate::jobs::{Job, JobManager};
-
-const INSTRUCTIONS: &str = "\
-mcp-jobs runs shell commands as background jobs and never blocks you.
-- `execute` starts a command and returns a job id (j1, j2, ...) at once. For short commands pass \
-`wait` (seconds): if the job ends in time you get its exit status and output tail in the same call.
-- `status` says if a job is running or how it ended; `tail` shows its last lines; `output` reads \
-from a cursor (`since`, follow `next`) or searches with `grep`. Responses are size-bounded.
-- `wait` blocks until jobs end or a regex appears in their output (bounded by `timeout`).
-- `interact` types into a running job's stdin (e.g. a REPL) and returns only the new output.
-- `kill` stops a job's whole process tree. `list` shows jobs; `clean` forgets ended ones.
-- A policy may refuse commands: `check` tells you whether a command would run, and why.";
 
 /// The mcp-jobs MCP server.
 #[derive(Clone)]
@@ -83,6 +73,7 @@ impl JobServer {
             if let Some(out) = &tool.output_schema {
                 tool.output_schema = Some(Arc::new(portable(out, Side::Output)));
             }
+            discovery::add_search_hint(tool);
         }
         Self {
             manager,
@@ -115,7 +106,7 @@ impl ServerHandler for JobServer {
                 .build(),
         )
         .with_server_info(implementation)
-        .with_instructions(INSTRUCTIONS)
+        .with_instructions(discovery::INSTRUCTIONS)
     }
 
     async fn call_tool(

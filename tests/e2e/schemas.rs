@@ -99,6 +99,39 @@ async fn every_tool_schema_is_portable_and_the_model_facing_part_is_small() {
     );
 }
 
+/// What a model reads before calling anything: short instructions (Codex's code mode appends
+/// them to every tool description), and a search hint on every tool for clients that defer
+/// tools behind a search.
+#[tokio::test]
+async fn instructions_are_short_and_every_tool_has_a_search_hint() {
+    let s = Server::start().await;
+    let info = s
+        .client
+        .as_ref()
+        .expect("connected")
+        .peer()
+        .peer_info()
+        .expect("server info");
+    let instructions = info.instructions.clone().expect("instructions");
+    assert!(
+        instructions.len() < 700,
+        "{} bytes of instructions",
+        instructions.len()
+    );
+    for t in tools_of(&s).await {
+        let hint = t
+            .meta
+            .as_ref()
+            .and_then(|m| m.0.get("anthropic/searchHint"))
+            .and_then(Value::as_str);
+        assert!(
+            hint.is_some_and(|h| h.split_whitespace().count() >= 3),
+            "{}: {hint:?}",
+            t.name
+        );
+    }
+}
+
 /// Where `value` breaks `schema`'s `type`s (clients such as Claude Code validate results
 /// against the output schema and turn a mismatch into an error).
 fn mismatches(path: &str, schema: &Value, value: &Value, out: &mut Vec<String>) {
@@ -132,8 +165,30 @@ fn mismatches(path: &str, schema: &Value, value: &Value, out: &mut Vec<String>) 
     }
 }
 
+/// Where `value` holds what a model pays to read for nothing: `null`, empty strings, arrays or
+/// objects (both Claude Code and Codex hand the model the structured result as JSON).
+fn empties(path: &str, value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Null => out.push(format!("{path} is null")),
+        Value::String(x) if x.is_empty() => out.push(format!("{path} is an empty string")),
+        Value::Array(xs) if xs.is_empty() => out.push(format!("{path} is an empty array")),
+        Value::Object(o) if o.is_empty() => out.push(format!("{path} is an empty object")),
+        Value::Array(xs) => {
+            for (i, x) in xs.iter().enumerate() {
+                empties(&format!("{path}[{i}]"), x, out);
+            }
+        }
+        Value::Object(o) => {
+            for (k, x) in o {
+                empties(&format!("{path}.{k}"), x, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 #[tokio::test]
-async fn results_match_their_output_schemas() {
+async fn results_match_their_output_schemas_and_carry_no_empty_fields() {
     let s = Server::start().await;
     let tools = tools_of(&s).await;
     let schema = |name: &str| -> Value {
@@ -157,8 +212,31 @@ async fn results_match_their_output_schemas() {
         )
         .await;
     let done_id = done["job_id"].as_str().expect("id").to_string();
+    let repl = s
+        .ok(
+            "execute",
+            serde_json::json!({"command": "cat", "keep_stdin_open": true}),
+        )
+        .await;
+    let repl_id = repl["job_id"].as_str().expect("id").to_string();
     let mut problems = Vec::new();
     for (tool, value) in [
+        (
+            "interact",
+            s.ok(
+                "interact",
+                serde_json::json!({"job_id": repl_id, "input": "hello\n", "until": "hello"}),
+            )
+            .await,
+        ),
+        (
+            "status",
+            s.ok("status", serde_json::json!({"job_id": done_id})).await,
+        ),
+        (
+            "output",
+            s.ok("output", serde_json::json!({"job_id": done_id})).await,
+        ),
         ("execute", running),
         ("execute", done),
         (
@@ -196,6 +274,8 @@ async fn results_match_their_output_schemas() {
         ),
     ] {
         mismatches(tool, &schema(tool), &value, &mut problems);
+        empties(tool, &value, &mut problems);
     }
+    s.ok("kill", serde_json::json!({"job_id": repl_id})).await;
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
