@@ -38,12 +38,12 @@ pub mod bounds {
     /// Default `wait` timeout, in seconds.
     pub const DEFAULT_WAIT_SECS: f64 = 30.0;
     /// Longest `interact` wait, and its default, in milliseconds.
-    pub const MAX_INTERACT_MS: u64 = 600_000;
+    pub const MAX_INTERACT_MS: u64 = 120_000;
     pub const DEFAULT_INTERACT_MS: u64 = 2_000;
     /// Silence after which `interact` returns, in milliseconds.
     pub const DEFAULT_QUIET_MS: u64 = 300;
     /// Longest kill grace, in milliseconds.
-    pub const MAX_GRACE_MS: u64 = 600_000;
+    pub const MAX_GRACE_MS: u64 = 60_000;
     /// Largest `lines` for `tail`, and its default.
     pub const MAX_TAIL_LINES: usize = 10_000;
     pub const DEFAULT_TAIL_LINES: usize = 20;

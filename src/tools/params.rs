@@ -110,7 +110,7 @@ pub struct InteractParams {
     /// Close stdin after writing (the job reads end of file).
     #[serde(default)]
     pub eof: Option<bool>,
-    /// Most milliseconds to wait for output (default 2000, at most 600000).
+    /// Most milliseconds to wait for output (default 2000, at most 120000).
     #[serde(default)]
     pub wait_ms: Option<u64>,
     /// Regex: return as soon as the new output matches it (e.g. a prompt like `>>> $`).
@@ -135,7 +135,7 @@ pub struct KillParams {
     /// Signal sent first: `TERM` (default), `INT`, `HUP`, `KILL`, ... or a number.
     #[serde(default)]
     pub signal: Option<SignalArg>,
-    /// Milliseconds to wait before escalating to KILL (default 3000).
+    /// Milliseconds to wait before escalating to KILL (default 3000, at most 60000).
     #[serde(default)]
     pub grace_ms: Option<u64>,
 }

@@ -111,6 +111,25 @@ async fn every_bad_input_is_a_clear_tool_error() {
         ("wait", json!({}), "job_id"),
         ("wait", json!({"job_id": keep, "timeout": 1e9}), "maximum"),
         ("clean", json!({"job_id": "zz"}), "unknown job"),
+        (
+            "interact",
+            json!({"job_id": keep, "input": "x", "wait_ms": 10_000_000_000u64}),
+            "the maximum is 120000",
+        ),
+        (
+            "kill",
+            json!({"job_id": keep, "grace_ms": 60_001}),
+            "at most 60000",
+        ),
+        ("clean", json!({}), "older_than"),
+        ("clean", json!({"all": false}), "older_than"),
+        ("list", json!({"limit": 0}), "limit"),
+        ("check", json!({"command": ""}), "empty"),
+        (
+            "check",
+            json!({"command": "ls", "host": "nowhere"}),
+            "nowhere",
+        ),
     ];
     for (tool, args, needle) in cases {
         let e = s.err(tool, args.clone()).await;
