@@ -161,3 +161,38 @@ async fn a_wait_on_several_jobs_returns_when_one_waits_for_input() {
         s.ok("kill", json!({"job_id": id})).await;
     }
 }
+
+#[tokio::test]
+async fn a_job_waiting_on_its_stdin_and_something_else_is_at_work() {
+    // Like `ssh host make`: blocked in select or poll on its stdin *and* a socket, it waits
+    // for the other end, not for an answer.
+    let s = Server::start().await;
+    let mut ids = Vec::new();
+    for wait in [
+        "select.select([0, a], [], [])",
+        "p = select.poll(); p.register(0); p.register(a); p.poll()",
+    ] {
+        let command = format!(
+            "python3 -c 'import select, socket; a, b = socket.socketpair(); print(\"ready\", flush=True); {wait}'"
+        );
+        ids.push(s.start_job(json!({"command": command})).await);
+    }
+    let r = s
+        .ok(
+            "wait",
+            json!({"job_ids": ids, "until": "ready", "timeout": 20}),
+        )
+        .await;
+    assert_eq!(r["reason"], "done", "{r}");
+    let r = s.ok("wait", json!({"job_ids": ids, "timeout": 2})).await;
+    assert_eq!(r["reason"], "timed_out", "{r}");
+    // Blocked in select or poll on its stdin alone, it waits for input.
+    let id = s
+        .start_job(json!({"command": "python3 -c 'import select; select.select([0], [], [])'"}))
+        .await;
+    wait_for_prompt(&s, &id).await;
+    ids.push(id);
+    for id in &ids {
+        s.ok("kill", json!({"job_id": id})).await;
+    }
+}
