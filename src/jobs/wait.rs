@@ -33,6 +33,8 @@ const CONSUMED: Duration = Duration::from_millis(30);
 /// How often a `wait` looks whether a job waits for input: a few `/proc` reads per process of
 /// the job, so not at every chunk of output; a prompt is seen within this.
 const INPUT_WAIT_POLL: Duration = Duration::from_millis(100);
+/// Jobs a `wait` looks at per `INPUT_WAIT_POLL`, at most (on average).
+const PROBES_PER_POLL: u32 = 8;
 
 /// What a waiting operation calls while it waits, so that a client can be told of progress.
 pub trait Heartbeat: Send {
@@ -165,12 +167,15 @@ pub async fn wait_jobs(
         let mut waiting: Vec<Option<InputWait>> = vec![None; jobs.len()];
         let now = Instant::now();
         if !done && now >= next_probe {
-            next_probe = now + INPUT_WAIT_POLL;
+            let mut probed: u32 = 0;
             for (i, job) in jobs.iter().enumerate() {
                 if !done_flags[i] {
                     waiting[i] = job.input_wait();
+                    probed = probed.saturating_add(1);
                 }
             }
+            // A wait on many jobs looks less often: the cost stays that of a few jobs.
+            next_probe = now + INPUT_WAIT_POLL * (1 + probed / PROBES_PER_POLL);
         }
         let end = if done {
             Some(WaitEnd::Done)
