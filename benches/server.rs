@@ -117,7 +117,7 @@ impl Server {
                     json!({"job_ids": chunk, "timeout": 3600, "lines": 0}),
                 )
                 .await;
-            assert_eq!(r["done"], true);
+            assert_eq!(r["reason"], "done");
         }
     }
 

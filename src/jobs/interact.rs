@@ -129,7 +129,9 @@ with `output` or `tail`",
             let _gate = job.stdin_gate.lock().await;
             if !input.is_empty() {
                 let write_limit = r.wait.max(Duration::from_secs(1));
-                match tokio::time::timeout(write_limit, process.write_stdin(&input)).await {
+                let written = tokio::time::timeout(write_limit, process.write_stdin(&input)).await;
+                job.note_input();
+                match written {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
                         return Err(JobError::BadRequest(format!(

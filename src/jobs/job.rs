@@ -8,6 +8,7 @@ use std::time::Duration;
 use executors::{ExitInfo, Outcome, Process};
 use tokio::sync::Notify;
 
+use super::input_wait::InputClock;
 use super::state::{End, Phase, Stamp};
 use crate::output::OutputStore;
 
@@ -81,6 +82,8 @@ pub struct Job {
     /// Serialises writers of stdin (the initial `stdin` text, then `interact` calls), so that
     /// their bytes never interleave.
     pub stdin_gate: Arc<tokio::sync::Mutex<()>>,
+    /// What a wait for input is dated from (see `input_wait`).
+    pub(super) input_clock: Mutex<InputClock>,
 }
 
 impl Job {
@@ -109,6 +112,7 @@ impl Job {
             sandbox: Mutex::new(None),
             tmpdir: Mutex::new(None),
             stdin_gate: Arc::new(tokio::sync::Mutex::new(())),
+            input_clock: Mutex::new(InputClock::default()),
         }
     }
 

@@ -455,6 +455,11 @@ impl JobManager {
                 return;
             }
         };
+        // The initial stdin is written by a task (a job that does not read would block us), but
+        // the gate is taken now, so that an `interact` that follows writes after it, and so
+        // that a job blocked reading before its stdin text arrives is not taken for waiting
+        // for input.
+        let gate = Arc::clone(&job.stdin_gate).lock_owned().await;
         job.set_running(Arc::clone(&process));
         if let Phase::Running { started, pid } = job.phase() {
             self.journal.record(&Entry::Started {
@@ -464,18 +469,17 @@ impl JobManager {
             });
         }
 
-        // The initial stdin is written by a task (a job that does not read would block us), but
-        // the gate is taken now, so that an `interact` that follows writes after it.
-        let gate = Arc::clone(&job.stdin_gate).lock_owned().await;
         let text = r.stdin.clone();
         let close = !r.keep_stdin_open && text.is_some();
         let writer = Arc::clone(&process);
+        let reader = Arc::clone(&job);
         tokio::spawn(async move {
             let _gate = gate;
-            if let Some(text) = text
-                && let Err(e) = writer.write_stdin(text.as_bytes()).await
-            {
-                tracing::debug!("initial stdin not fully written: {e}");
+            if let Some(text) = text {
+                if let Err(e) = writer.write_stdin(text.as_bytes()).await {
+                    tracing::debug!("initial stdin not fully written: {e}");
+                }
+                reader.note_input();
             }
             if close {
                 let _ = writer.close_stdin().await;

@@ -1,8 +1,10 @@
-//! Jobs: their ids and lives ([`job`], [`state`]), the manager that starts and stops them
+//! Jobs: their ids and lives ([`job`], [`state`]), whether one waits for input
+//! ([`input_wait`]), the manager that starts and stops them
 //! ([`manager`]) with its operations in their own files (vetting and `check`, `interact`,
 //! [`wait`]), and the journal that outlives a server run ([`journal`]).
 
 mod error;
+mod input_wait;
 mod interact;
 pub mod job;
 pub mod journal;
@@ -14,6 +16,7 @@ mod vetting;
 pub mod wait;
 
 pub use error::JobError;
+pub use input_wait::InputWait;
 pub use interact::{InteractOutcome, InteractRequest};
 pub use job::{Job, JobId, JobRequest};
 pub use manager::{CleanScope, JobManager, KillReport, ListFilter};

@@ -1,5 +1,5 @@
-//! Waiting on jobs: until they end, until their output matches a regex, or until an
-//! interactive job's reply is in — always bounded in time, cancellable, and giving the caller a
+//! Waiting on jobs: until they end, until their output matches a regex or one waits for input,
+//! or until an interactive job's reply is in — always bounded in time, cancellable, and giving the caller a
 //! heartbeat to report progress with.
 
 use std::io;
@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use regex::bytes::Regex;
+use schemars::JsonSchema;
+use serde::Serialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::Job;
+use super::{InputWait, Job};
 use crate::output::text::render;
 use crate::output::{OutputStore, Select, read_after_gaps};
 
@@ -28,6 +30,11 @@ const SETTLE: Duration = Duration::ZERO;
 /// After the input, how long before a job seen waiting for input is taken to have consumed it
 /// even though it printed nothing (a process just given input is woken within microseconds).
 const CONSUMED: Duration = Duration::from_millis(30);
+/// How often a `wait` looks whether a job waits for input: a few `/proc` reads per process of
+/// the job, so not at every chunk of output; a prompt is seen within this.
+const INPUT_WAIT_POLL: Duration = Duration::from_millis(100);
+/// Jobs a `wait` looks at per `INPUT_WAIT_POLL`, at most (on average).
+const PROBES_PER_POLL: u32 = 8;
 
 /// What a waiting operation calls while it waits, so that a client can be told of progress.
 pub trait Heartbeat: Send {
@@ -95,13 +102,16 @@ impl LineMatcher {
 }
 
 /// Why a wait returned: exactly one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum WaitEnd {
-    /// What was waited for happened.
+    // What was waited for happened.
     Done,
-    /// The time ran out first.
+    // A job waits for input first: it will not end or print more until it gets some.
+    WaitingForInput,
+    // The time ran out first.
     TimedOut,
-    /// The client cancelled the call.
+    // The client cancelled the call.
     Cancelled,
 }
 
@@ -110,10 +120,12 @@ pub struct WaitOutcome {
     pub end: WaitEnd,
     /// Per job, the line that matched `until`.
     pub matched: Vec<Option<String>>,
+    /// Per job, its wait for input, when that ended the wait.
+    pub waiting: Vec<Option<InputWait>>,
 }
 
-/// Waits until all (or `any`) of `jobs` have ended or matched `until`, or `timeout` passes, or
-/// the client cancels.
+/// Waits until all (or `any`) of `jobs` have ended or matched `until`, or one of them waits for
+/// input, or `timeout` passes, or the client cancels.
 pub async fn wait_jobs(
     jobs: &[Arc<Job>],
     until: Option<&Regex>,
@@ -128,6 +140,8 @@ pub async fn wait_jobs(
         .map(|_| until.map(|re| LineMatcher::new(re.clone(), 0)))
         .collect();
     let mut matched: Vec<Option<String>> = vec![None; jobs.len()];
+    // At once: a job already at a prompt is what the caller needs to know.
+    let mut next_probe = Instant::now();
     loop {
         // Registered before the checks, so that no change between check and sleep is missed.
         let mut wakers: Vec<_> = jobs.iter().map(|j| Box::pin(j.output.changed())).collect();
@@ -148,18 +162,41 @@ pub async fn wait_jobs(
         } else {
             done_flags.iter().all(|d| *d)
         };
-        if done || ct.is_cancelled() || Instant::now() >= deadline {
-            let end = if done {
-                WaitEnd::Done
-            } else if ct.is_cancelled() {
-                WaitEnd::Cancelled
-            } else {
-                WaitEnd::TimedOut
-            };
-            return Ok(WaitOutcome { end, matched });
+        // Whether a job that is not done yet waits for input: read from /proc, so only every
+        // INPUT_WAIT_POLL, not at every chunk of output.
+        let mut waiting: Vec<Option<InputWait>> = vec![None; jobs.len()];
+        let now = Instant::now();
+        if !done && now >= next_probe {
+            let mut probed: u32 = 0;
+            for (i, job) in jobs.iter().enumerate() {
+                if !done_flags[i] {
+                    waiting[i] = job.input_wait();
+                    probed = probed.saturating_add(1);
+                }
+            }
+            // A wait on many jobs looks less often: the cost stays that of a few jobs.
+            next_probe = now + INPUT_WAIT_POLL * (1 + probed / PROBES_PER_POLL);
+        }
+        let end = if done {
+            Some(WaitEnd::Done)
+        } else if waiting.iter().any(Option::is_some) {
+            Some(WaitEnd::WaitingForInput)
+        } else if ct.is_cancelled() {
+            Some(WaitEnd::Cancelled)
+        } else if now >= deadline {
+            Some(WaitEnd::TimedOut)
+        } else {
+            None
+        };
+        if let Some(end) = end {
+            return Ok(WaitOutcome {
+                end,
+                matched,
+                waiting,
+            });
         }
         heartbeat.tick(jobs).await;
-        let wake = deadline.min(heartbeat.due());
+        let wake = deadline.min(heartbeat.due()).min(next_probe);
         tokio::select! {
             _ = futures::future::select_all(wakers) => {}
             () = tokio::time::sleep_until(wake) => {}

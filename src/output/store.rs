@@ -12,6 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use executors::{OutputSink, Stream};
 use tokio::sync::Notify;
@@ -52,6 +53,10 @@ pub struct OutputStore {
     path: Option<PathBuf>,
     total: AtomicU64,
     changed: Notify,
+    /// When bytes were last appended, in microseconds after `born` (0: never): what a job's
+    /// wait for input is dated from (it starts waiting right after printing its prompt).
+    last_append: AtomicU64,
+    born: Instant,
 }
 
 impl OutputStore {
@@ -126,6 +131,8 @@ impl OutputStore {
             inner: Mutex::new(inner),
             path: path.map(Path::to_owned),
             changed: Notify::new(),
+            last_append: AtomicU64::new(0),
+            born: Instant::now(),
         }
     }
 
@@ -192,7 +199,17 @@ impl OutputStore {
         inner.append(Tag::from(stream), data);
         self.total.store(inner.total, Ordering::Release);
         drop(inner);
+        let micros = u64::try_from(self.born.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.last_append.store(micros.max(1), Ordering::Release);
         self.changed.notify_waiters();
+    }
+
+    /// When bytes were last appended in this run of the server, if ever.
+    pub fn last_append(&self) -> Option<Instant> {
+        match self.last_append.load(Ordering::Acquire) {
+            0 => None,
+            micros => Some(self.born + Duration::from_micros(micros)),
+        }
     }
 
     /// Closes the spool file for good and deletes it through `runs`, which deletes only

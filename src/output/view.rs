@@ -204,6 +204,34 @@ pub fn tail(
     })
 }
 
+/// Bytes `last_line` reads back from the end.
+const LAST_LINE_BLOCK: u64 = 4096;
+
+/// The last line of the combined output that has any text (the line being written counts: a
+/// prompt has no newline), cleaned and trimmed; a longer line is cut to `max` characters with
+/// its end kept, where a prompt's question is. `None` when there is none in the last few KiB.
+pub fn last_line(store: &OutputStore, max: usize) -> Option<String> {
+    let total = store.len();
+    let mut bytes = Vec::new();
+    // Across gaps, and past a failed read: this is a hint, not a read an agent pages through.
+    let mut segments = Segments::new(
+        store,
+        Select::Combined,
+        total.saturating_sub(LAST_LINE_BLOCK),
+        total,
+    );
+    while !matches!(segments.next_into(&mut bytes, usize::MAX), Ok(None)) {}
+    let text = render(&bytes, false);
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    let chars = line.chars().count();
+    if chars <= max {
+        return Some(line.to_owned());
+    }
+    let mut cut = String::from("…");
+    cut.extend(line.chars().skip(chars - max.saturating_sub(1)));
+    Some(cut)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +304,26 @@ mod tests {
         let t = tail(&s, 100, Select::Combined, Some(&re), 1 << 20, false).expect("tail");
         assert_eq!(t.lines, 10);
         assert!(t.text.starts_with("out 10\n"));
+    }
+
+    #[test]
+    fn last_line_is_the_prompt_cleaned_with_its_end_kept() {
+        let (_d, s) = store();
+        assert_eq!(last_line(&s, 20), None);
+        s.append(Stream::Stdout, b"Reading lists... Done\n");
+        s.append(
+            Stream::Stderr,
+            b"\x1b[1mDo you want to continue? [Y/n] \x1b[0m",
+        );
+        assert_eq!(
+            last_line(&s, 200).as_deref(),
+            Some("Do you want to continue? [Y/n]")
+        );
+        assert_eq!(last_line(&s, 8).as_deref(), Some("…? [Y/n]"));
+        s.append(Stream::Stdout, b"\n\n");
+        assert_eq!(
+            last_line(&s, 200).as_deref(),
+            Some("Do you want to continue? [Y/n]")
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The MCP tools: thin handlers, one file per family ([`execute`], [`read`], [`interact`],
 //! [`control`], [`overview`], [`check`]), over the JobManager's operations; their arguments
-//! ([`params`], [`args`]), results ([`replies`]), progress ([`progress`]) and the server that
+//! ([`params`], [`args`]), results ([`replies`], [`waiting`]), progress ([`progress`]) and the server that
 //! routes calls ([`server`]).
 
 pub mod args;
@@ -19,5 +19,6 @@ pub mod resources;
 mod schema;
 pub mod server;
 pub mod tasks;
+mod waiting;
 
 pub use server::JobServer;

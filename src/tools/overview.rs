@@ -15,8 +15,9 @@ use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 
 use super::progress::Progress;
+use super::waiting::{WaitItem, WaitReply};
 use crate::config::bounds;
-use crate::jobs::wait::{WaitEnd, wait_jobs};
+use crate::jobs::wait::wait_jobs;
 use crate::jobs::{Job, ListFilter, StateName};
 
 #[tool_router(router = overview_router, vis = "pub(super)")]
@@ -67,6 +68,7 @@ failed_to_start or lost"
                         host: s.host,
                         label: s.label,
                         exit_code: s.exit_code,
+                        waiting_for_input: s.waiting_for_input,
                         created_at: s.created_at,
                     }
                 })
@@ -77,7 +79,7 @@ failed_to_start or lost"
     }
 
     #[tool(
-        description = "Wait until jobs end (all, or `any`) or a line matching `until` appears in their output, up to `timeout` seconds; returns their status and output tail.",
+        description = "Wait until jobs end (all, or `any`), a line matching `until` appears in their output, or one waits for input, up to `timeout` seconds; returns why, their status and output tail.",
         output_schema = schema_for_output::<WaitReply>(),
         annotations(read_only_hint = true)
     )]
@@ -123,8 +125,12 @@ failed_to_start or lost"
             let items = jobs
                 .iter()
                 .zip(r.matched)
-                .map(|(j, m)| WaitItem {
-                    status: JobStatus::of(j),
+                .zip(r.waiting)
+                .map(|((j, m), w)| WaitItem {
+                    status: match w {
+                        Some(w) => JobStatus::seen(j, Some(w)),
+                        None => JobStatus::of(j),
+                    },
                     tail: if lines == 0 {
                         String::new()
                     } else {
@@ -134,9 +140,7 @@ failed_to_start or lost"
                 })
                 .collect();
             Ok(WaitReply {
-                done: r.end == WaitEnd::Done,
-                timed_out: r.end == WaitEnd::TimedOut,
-                cancelled: r.end == WaitEnd::Cancelled,
+                reason: r.end,
                 jobs: items,
             })
         })

@@ -11,12 +11,14 @@ use tokio::time::Instant;
 
 use crate::jobs::Job;
 use crate::jobs::wait::Heartbeat;
-use crate::output::text::render;
-use crate::output::{OutputStore, Segments, Select};
+use crate::output::OutputStore;
+use crate::output::view::last_line;
 
 /// How often a waiting call sends a progress notification (the contract says "every few
 /// seconds"; hosts time calls out at about 60 s without them).
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+/// The longest progress message, in characters.
+const MAX_MESSAGE: usize = 200;
 
 /// Sends progress notifications for one request, if the client asked for them.
 pub struct Progress {
@@ -109,17 +111,5 @@ fn parse_fraction(line: &str) -> Option<(f64, f64)> {
 
 /// The last non-empty line of a job's output, cleaned, for progress messages.
 pub fn latest_line(store: &OutputStore) -> String {
-    let total = store.len();
-    let lo = total.saturating_sub(4096);
-    let mut bytes = Vec::new();
-    // Across gaps, and past a failed read: this is only a progress message.
-    let mut segments = Segments::new(store, Select::Combined, lo, total);
-    while !matches!(segments.next_into(&mut bytes, usize::MAX), Ok(None)) {}
-    let text = render(&bytes, false);
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| l.chars().take(200).collect())
-        .unwrap_or_default()
+    last_line(store, MAX_MESSAGE).unwrap_or_default()
 }

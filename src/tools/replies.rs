@@ -6,9 +6,10 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use super::waiting::InputWaitReply;
 use crate::jobs::state::describe_end;
 use crate::jobs::state::signal_name;
-use crate::jobs::{End, Job, Phase, StateName};
+use crate::jobs::{End, InputWait, Job, Phase, StateName};
 
 /// A tool result that knows its short text rendering.
 pub trait Reply: Serialize {
@@ -106,6 +107,8 @@ pub struct JobStatus {
     pub pty: bool,
     /// Whether `interact` can write to the job now.
     pub stdin_open: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for_input: Option<InputWaitReply>,
     pub output: OutputSizes,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
@@ -122,7 +125,7 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn secs_text(d: Duration) -> String {
+pub(super) fn secs_text(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 10.0 {
         format!("{s:.2}s")
@@ -134,7 +137,13 @@ fn secs_text(d: Duration) -> String {
 }
 
 impl JobStatus {
+    /// The job's status now (whether it waits for input included: a few `/proc` reads).
     pub fn of(job: &Job) -> Self {
+        Self::seen(job, job.input_wait())
+    }
+
+    /// The job's status, with its wait for input as already seen.
+    pub fn seen(job: &Job, waiting: Option<InputWait>) -> Self {
         let phase = job.phase();
         let extent = job.output.extent();
         let r = &job.request;
@@ -146,7 +155,14 @@ impl JobStatus {
                 // A remote job's id (its process group) is only known once it has started.
                 pid = p.or_else(|| job.process().and_then(|pr| pr.pid()));
                 started_at = Some(started.wall.to_rfc3339());
-                format!("running for {}", secs_text(started.mono.elapsed()))
+                let running = format!("running for {}", secs_text(started.mono.elapsed()));
+                match &waiting {
+                    Some(w) => format!(
+                        "{running}, waiting for input for {}",
+                        secs_text(w.since.mono.elapsed())
+                    ),
+                    None => running,
+                }
             }
             Phase::Ended {
                 started,
@@ -199,6 +215,7 @@ impl JobStatus {
             timeout_ms: r.timeout.map(ms),
             pty: r.pty,
             stdin_open,
+            waiting_for_input: waiting.map(InputWaitReply::from),
             output: OutputSizes {
                 total_bytes: extent.total,
                 stdout_bytes: extent.stdout,
@@ -259,6 +276,10 @@ impl Reply for JobStatus {
                 String::new()
             }
         ));
+        if let Some(w) = &self.waiting_for_input {
+            t.push('\n');
+            t.push_str(&w.line());
+        }
         if let Some(u) = &self.usage {
             t.push_str(&format!(
                 "\ncpu {}ms user + {}ms system, peak memory {} KiB",
@@ -478,6 +499,8 @@ pub struct JobRow {
     /// Exit code, when it exited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for_input: Option<InputWaitReply>,
     /// When the job was created (RFC 3339).
     pub created_at: String,
 }
@@ -519,56 +542,6 @@ impl Reply for ListReply {
                 "({} more not shown)\n",
                 self.total - self.jobs.len()
             ));
-        }
-        t
-    }
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct WaitItem {
-    #[serde(flatten)]
-    pub status: JobStatus,
-    /// The last lines of output.
-    pub tail: String,
-    /// The line that matched `until`, if one did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub matched_line: Option<String>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct WaitReply {
-    /// The wait condition was met (jobs ended, or `until` matched).
-    pub done: bool,
-    /// The timeout passed first. The jobs keep running.
-    pub timed_out: bool,
-    /// The client cancelled the wait. The jobs keep running.
-    pub cancelled: bool,
-    /// The jobs, each with its status.
-    pub jobs: Vec<WaitItem>,
-}
-
-impl Reply for WaitReply {
-    fn text(&self) -> String {
-        let mut t = String::new();
-        if self.timed_out {
-            t.push_str("wait timed out; the jobs keep running\n");
-        }
-        if self.cancelled {
-            t.push_str("wait cancelled; the jobs keep running\n");
-        }
-        for j in &self.jobs {
-            t.push_str(&j.status.line());
-            t.push('\n');
-            if let Some(m) = &j.matched_line {
-                t.push_str(&format!("matched: {m}\n"));
-            }
-            if !j.tail.is_empty() {
-                t.push_str("--- tail ---\n");
-                t.push_str(&j.tail);
-                if !j.tail.ends_with('\n') {
-                    t.push('\n');
-                }
-            }
         }
         t
     }

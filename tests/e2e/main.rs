@@ -17,3 +17,4 @@ mod sandbox;
 mod scale;
 mod schemas;
 mod ssh;
+mod waiting;

@@ -111,7 +111,7 @@ async fn wait_sends_progress_with_the_latest_line() {
     let id = r["job_id"].as_str().unwrap().to_string();
     // rmcp's client attaches a progress token to every request.
     let done = c.call("wait", json!({"job_id": id, "timeout": 30})).await;
-    assert_eq!(done["done"], true);
+    assert_eq!(done["reason"], "done");
     let progress = c.rec.progress.lock().unwrap().clone();
     assert!(progress.len() >= 2, "{progress:?}");
     for w in progress.windows(2) {
@@ -159,7 +159,7 @@ async fn a_cancelled_wait_returns_and_the_job_keeps_running() {
     // The server is not stuck in the cancelled wait: a new wait answers at once.
     let t = Instant::now();
     let w = c.call("wait", json!({"job_id": id, "timeout": 0.2})).await;
-    assert_eq!(w["timed_out"], true);
+    assert_eq!(w["reason"], "timed_out");
     assert!(t.elapsed() < Duration::from_secs(2));
     c.call("kill", json!({"job_id": id})).await;
 }

@@ -210,7 +210,7 @@ async fn fifty_remote_jobs_over_one_connection() {
     let r = s
         .ok("wait", json!({"job_ids": ids, "timeout": 60, "lines": 0}))
         .await;
-    assert_eq!(r["done"], true, "{r}");
+    assert_eq!(r["reason"], "done", "{r}");
     for (i, id) in ids.iter().enumerate() {
         let out = s.ok("output", json!({"job_id": id})).await;
         assert_eq!(out["text"], format!("job-{i}\n"));

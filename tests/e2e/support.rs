@@ -134,7 +134,7 @@ impl Server {
         let r = self
             .ok("wait", json!({"job_id": job, "timeout": secs, "lines": 0}))
             .await;
-        assert_eq!(r["done"], true, "{job} did not end within {secs}s: {r}");
+        assert_eq!(r["reason"], "done", "{job} did not end within {secs}s: {r}");
         r["jobs"][0].clone()
     }
 

@@ -1,32 +1,45 @@
 //! Whether a job is waiting for input: one of its processes is blocked reading its stdin (or
-//! waiting in select/poll with its stdin as fd 0), and none is running.
+//! waiting in select/poll on it and nothing else), and none is running.
 //!
 //! Why: `interact` used to wait for 300 ms of quiet after a reply before returning. The kernel
 //! can say when the job is back at its prompt: `/proc/PID/syscall` names the system call a
-//! sleeping process is blocked in, and its first argument.
+//! sleeping process is blocked in, and its arguments; for `select` and `poll`, the descriptors
+//! waited on are read from the process's memory (`/proc/PID/mem`, which needs the same access).
 
 use std::fs;
 
-/// The system calls a process waiting for input on a descriptor is blocked in, and whether
-/// their first argument is that descriptor.
-fn reads(nr: i64) -> Option<bool> {
+/// How a system call a process may be blocked in waits on descriptors.
+enum Waits {
+    /// `read` and friends: on the descriptor in the first argument.
+    Read,
+    /// `select`/`pselect6`: on the read set (second argument) of descriptors below the first.
+    Select,
+    /// `poll`/`ppoll`: on the array (first argument) of `pollfd`s, as many as the second.
+    Poll,
+}
+
+fn waits(nr: i64) -> Option<Waits> {
     #[cfg(target_arch = "x86_64")]
-    let waits = [
-        libc::SYS_poll,
-        libc::SYS_select,
-        libc::SYS_pselect6,
-        libc::SYS_ppoll,
-    ];
+    let (selects, polls) = (
+        [libc::SYS_select, libc::SYS_pselect6],
+        [libc::SYS_poll, libc::SYS_ppoll],
+    );
     #[cfg(not(target_arch = "x86_64"))]
-    let waits = [libc::SYS_pselect6, libc::SYS_ppoll];
+    let (selects, polls) = ([libc::SYS_pselect6], [libc::SYS_ppoll]);
     if [libc::SYS_read, libc::SYS_readv, libc::SYS_pread64].contains(&nr) {
-        Some(true)
-    } else if waits.contains(&nr) {
-        Some(false)
+        Some(Waits::Read)
+    } else if selects.contains(&nr) {
+        Some(Waits::Select)
+    } else if polls.contains(&nr) {
+        Some(Waits::Poll)
     } else {
         None
     }
 }
+
+/// The most descriptors of a `select` or `poll` looked at: a program waiting on more is not a
+/// prompt.
+const MAX_WATCHED: u64 = 256;
 
 /// What `/proc/PID/fd/FD` points to.
 fn fd_target(pid: i32, fd: u64) -> Option<String> {
@@ -35,8 +48,71 @@ fn fd_target(pid: i32, fd: u64) -> Option<String> {
         .map(|p| p.to_string_lossy().into_owned())
 }
 
-/// `Some(true)`: this process sleeps reading `stdin`; `Some(false)`: it runs or waits for
-/// something else; `None`: it is gone.
+/// `len` bytes of the process's memory at `addr` (the same access as `/proc/PID/syscall`
+/// needs: the server is the job's ancestor).
+fn peek(pid: i32, addr: u64, len: u64) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let file = fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut buf = vec![0; usize::try_from(len).ok()?];
+    file.read_exact_at(&mut buf, addr).ok()?;
+    Some(buf)
+}
+
+/// The descriptors a process blocked in `select` or `poll` waits to read from. `None` when its
+/// memory cannot be read.
+fn watched(pid: i32, how: &Waits, args: &[u64]) -> Option<Vec<u64>> {
+    let (a0, a1) = (*args.first()?, *args.get(1)?);
+    match how {
+        Waits::Read => Some(vec![a0]),
+        Waits::Select => {
+            // Bitmaps of `nfds` bits, in longs (a null pointer: an empty set). Waiting to
+            // write too is waiting for more than input.
+            if a0 > MAX_WATCHED {
+                return Some(Vec::new());
+            }
+            let set = |ptr: u64| -> Option<Vec<u64>> {
+                if ptr == 0 {
+                    return Some(Vec::new());
+                }
+                let bytes = peek(pid, ptr, a0.div_ceil(64) * 8)?;
+                Some(
+                    (0..a0)
+                        .filter(|fd| {
+                            bytes
+                                .get(usize::try_from(fd / 8).unwrap_or(usize::MAX))
+                                .is_some_and(|b| b & (1 << (fd % 8)) != 0)
+                        })
+                        .collect(),
+                )
+            };
+            if !set(args.get(2).copied().unwrap_or(0))?.is_empty() {
+                return Some(Vec::new());
+            }
+            set(a1)
+        }
+        Waits::Poll => {
+            // `struct pollfd { int fd; short events; short revents; }`; a negative fd is
+            // ignored by the kernel.
+            if a1 > MAX_WATCHED {
+                return Some(Vec::new());
+            }
+            let bytes = peek(pid, a0, a1 * 8)?;
+            Some(
+                bytes
+                    .chunks_exact(8)
+                    .filter_map(|p| {
+                        let fd = i32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
+                        u64::try_from(fd).ok()
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// `Some(true)`: this process sleeps reading `stdin` (and waits for nothing else: a client
+/// such as `ssh` that polls its stdin and a socket is at work, not at a prompt);
+/// `Some(false)`: it runs or waits for something else; `None`: it is gone.
 fn process_waits(pid: i32, stdin: &str) -> Option<bool> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let state = stat.get(stat.rfind(')')? + 2..)?.chars().next()?;
@@ -52,15 +128,28 @@ fn process_waits(pid: i32, stdin: &str) -> Option<bool> {
         // "running", or "-1 ..." when it is not in a system call.
         return Some(false);
     };
-    let arg0 = fields
-        .next()
-        .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())?;
-    let on_stdin = match reads(nr) {
-        Some(true) => fd_target(pid, arg0),
-        Some(false) => fd_target(pid, 0),
-        None => return Some(false),
+    let args: Vec<u64> = fields
+        .take(4)
+        .map_while(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+        .collect();
+    let Some(how) = waits(nr) else {
+        return Some(false);
     };
-    Some(on_stdin.as_deref() == Some(stdin))
+    let fds = match watched(pid, &how, &args) {
+        Some(fds) => fds,
+        // Its memory is out of reach: only a wait on one descriptor, fd 0, is taken for one.
+        None => match how {
+            Waits::Select if args.first() == Some(&1) => vec![0],
+            Waits::Poll if args.get(1) == Some(&1) => vec![0],
+            _ => Vec::new(),
+        },
+    };
+    Some(
+        !fds.is_empty()
+            && fds
+                .iter()
+                .all(|fd| fd_target(pid, *fd).as_deref() == Some(stdin)),
+    )
 }
 
 /// Whether the job made of `pids` waits for input on `stdin` (a `/proc/PID/fd` target such as
