@@ -335,7 +335,7 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
             }
             on_signal.cancel();
         });
-        let served = crate::http::serve(Arc::clone(&manager), &http, stop).await;
+        let served = crate::http::serve(Arc::clone(&manager), &http, &file.http, stop).await;
         stop_jobs(&manager, &containment).await;
         drop(state);
         return served;
