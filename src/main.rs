@@ -140,7 +140,16 @@ enum Cmd {
 }
 
 fn main() {
+    // Before anything else: a stop signal during start-up must end in a clean shutdown, not in
+    // death by the signal (see `signals`).
+    if let Err(e) = mcp_jobs::signals::install_early() {
+        eprintln!("mcp-jobs: cannot catch stop signals: {e}");
+    }
     let cli = Cli::parse();
+    if !matches!(cli.command, None | Some(Cmd::Serve(_))) {
+        // Only the server shuts down on its own; the other commands stop as commands do.
+        let _ = mcp_jobs::signals::restore_default();
+    }
     let a = match cli.command {
         Some(Cmd::Guardian {
             instance,
