@@ -91,7 +91,7 @@ struct ServeArgs {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Serve MCP over stdio (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Ask a policy whether a command would be allowed, and why. Exit status: 0 allowed,
     /// 1 refused, 2 bad usage or bad policy file.
     Check {
@@ -191,7 +191,7 @@ fn main() {
             };
             std::process::exit(code);
         }
-        Some(Cmd::Serve(args)) => args,
+        Some(Cmd::Serve(args)) => *args,
         None => cli.serve,
     };
     tracing_subscriber::fmt()
