@@ -339,7 +339,9 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
         let stop = tokio_util::sync::CancellationToken::new();
         let on_signal = stop.clone();
         tokio::spawn(async move {
-            tracing::info!("{}", stop_signal.recv().await);
+            // Awaited outside the log macro, which skips its arguments when the level is off.
+            let sig = stop_signal.recv().await;
+            tracing::info!("{sig}");
             on_signal.cancel();
         });
         let served = crate::http::serve(Arc::clone(&manager), &http, &file.http, stop).await;
