@@ -22,6 +22,20 @@ pub mod defaults {
     pub const MAX_RETAINED: usize = 1000;
     /// Time between the polite signal and SIGKILL.
     pub const KILL_GRACE: Duration = Duration::from_secs(3);
+    /// HTTP connections open at once; more are closed at once.
+    pub const HTTP_MAX_CONNECTIONS: usize = 64;
+    /// MCP sessions open at once over HTTP; more `initialize` calls get 503.
+    pub const HTTP_MAX_SESSIONS: usize = 16;
+    /// How long a new HTTP connection may take to send its first request head.
+    pub const HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How long a kept-alive HTTP connection may wait for its next request.
+    pub const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// How long an MCP session may go without a message before it is closed.
+    pub const HTTP_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+    /// Largest request body (rmcp's own default).
+    pub const HTTP_MAX_BODY: usize = 4 << 20;
+    /// How long a request body may take to arrive.
+    pub const HTTP_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 /// Hard bounds on what a tool call may ask for.
@@ -70,6 +84,26 @@ pub struct ConfigFile {
     pub limits: LimitsFile,
     #[serde(default)]
     pub hosts: BTreeMap<String, HostFile>,
+    #[serde(default)]
+    pub http: HttpFile,
+}
+
+/// `[http]` in the config file: limits of the HTTP transport (flags override them).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpFile {
+    pub max_connections: Option<usize>,
+    pub max_sessions: Option<usize>,
+    /// Seconds.
+    pub header_timeout: Option<f64>,
+    pub idle_timeout: Option<f64>,
+    pub session_idle_timeout: Option<f64>,
+    /// Browser origins allowed besides the loopback ones (`scheme://host[:port]`).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Host names clients may use (with `--allow-remote`).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// `[limits]` in the config file.

@@ -2,7 +2,8 @@
 //! behind a policy engine.
 //!
 //! Layout: [`config`] (file, flags, limits), [`jobs`] (the JobManager), [`output`] (spools,
-//! cursors, text), [`tools`] (the MCP tools), [`serve`] (transports and shutdown), [`guardian`]
+//! cursors, text), [`tools`] (the MCP tools), [`serve`] (transports and shutdown), [`signals`] (stop signals from
+//! the first instruction), [`guardian`]
 //! (the watchdog that kills jobs if the server dies), [`state_dir`] (where logs and journals may
 //! be read and deleted).
 
@@ -17,5 +18,6 @@ pub mod output;
 pub mod sandbox;
 pub mod sandbox_cli;
 pub mod serve;
+pub mod signals;
 pub mod state_dir;
 pub mod tools;

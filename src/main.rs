@@ -55,8 +55,9 @@ struct ServeArgs {
     /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio, at /mcp.
     #[arg(long, value_name = "ADDR")]
     http: Option<std::net::SocketAddr>,
-    /// File holding the bearer token HTTP clients must send (default: a new random token,
-    /// printed to stderr at start).
+    /// File holding the bearer token HTTP clients must send; made (mode 0600, with a new
+    /// random token) if it does not exist; refused if others can read it. Default: a new random
+    /// token, printed to stderr at start.
     #[arg(long, requires = "http")]
     token_file: Option<PathBuf>,
     /// Allow a non-loopback HTTP address.
@@ -65,12 +66,32 @@ struct ServeArgs {
     /// A host name HTTP clients may use (checked against the Host header; with --allow-remote).
     #[arg(long, requires = "allow_remote")]
     allowed_host: Vec<String>,
+    /// A browser origin allowed besides the loopback ones (`http://localhost:PORT`,
+    /// `http://127.0.0.1:PORT`, `http://[::1]:PORT`), as scheme://host[:port]. Requests without
+    /// `Origin` are allowed; others get 403.
+    #[arg(long, requires = "http", value_name = "ORIGIN")]
+    allowed_origin: Vec<String>,
+    /// HTTP connections open at once (default 64); more are closed at once.
+    #[arg(long, requires = "http", value_name = "N")]
+    http_max_connections: Option<usize>,
+    /// MCP sessions open at once over HTTP (default 16); more `initialize` calls get 503.
+    #[arg(long, requires = "http", value_name = "N")]
+    http_max_sessions: Option<usize>,
+    /// Seconds a new HTTP connection has to send a complete request head (default 10).
+    #[arg(long, requires = "http", value_name = "SECS")]
+    http_header_timeout: Option<f64>,
+    /// Seconds a kept-alive HTTP connection may wait for its next request (default 60).
+    #[arg(long, requires = "http", value_name = "SECS")]
+    http_idle_timeout: Option<f64>,
+    /// Seconds an MCP session may go without a message before it is closed (default 300).
+    #[arg(long, requires = "http", value_name = "SECS")]
+    http_session_idle_timeout: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Serve MCP over stdio (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Ask a policy whether a command would be allowed, and why. Exit status: 0 allowed,
     /// 1 refused, 2 bad usage or bad policy file.
     Check {
@@ -119,7 +140,16 @@ enum Cmd {
 }
 
 fn main() {
+    // Before anything else: a stop signal during start-up must end in a clean shutdown, not in
+    // death by the signal (see `signals`).
+    if let Err(e) = mcp_jobs::signals::install_early() {
+        eprintln!("mcp-jobs: cannot catch stop signals: {e}");
+    }
     let cli = Cli::parse();
+    if !matches!(cli.command, None | Some(Cmd::Serve(_))) {
+        // Only the server shuts down on its own; the other commands stop as commands do.
+        let _ = mcp_jobs::signals::restore_default();
+    }
     let a = match cli.command {
         Some(Cmd::Guardian {
             instance,
@@ -161,7 +191,7 @@ fn main() {
             };
             std::process::exit(code);
         }
-        Some(Cmd::Serve(args)) => args,
+        Some(Cmd::Serve(args)) => *args,
         None => cli.serve,
     };
     tracing_subscriber::fmt()
@@ -189,6 +219,12 @@ fn main() {
             token_file: a.token_file,
             allow_remote: a.allow_remote,
             allowed_hosts: a.allowed_host,
+            allowed_origins: a.allowed_origin,
+            max_connections: a.http_max_connections,
+            max_sessions: a.http_max_sessions,
+            header_timeout: a.http_header_timeout,
+            idle_timeout: a.http_idle_timeout,
+            session_idle_timeout: a.http_session_idle_timeout,
         }),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

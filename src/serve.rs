@@ -11,7 +11,6 @@ use executors::Executor;
 use executors::local::{Containment, LocalExecutor};
 use executors::ssh::SshExecutor;
 use rmcp::ServiceExt;
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::audit::AuditLog;
 use crate::config::{ConfigFile, Limits};
@@ -19,6 +18,7 @@ use crate::jobs::JobManager;
 use crate::jobs::journal::{self, Journal};
 use crate::jobs::manager::HostRules;
 use crate::sandbox::Sandbox;
+use crate::signals::Stop;
 use crate::state_dir::Runs;
 use crate::tools::JobServer;
 use policies::Policy;
@@ -75,8 +75,20 @@ fn state_dir(explicit: Option<PathBuf>, instance: &str) -> anyhow::Result<StateD
         }
     };
     let jobs = root.join("runs").join(instance);
-    std::fs::create_dir_all(&jobs)
+    crate::state_dir::create_private_dir(&jobs)
         .with_context(|| format!("cannot create the state directory {}", jobs.display()))?;
+    if let Ok(m) = std::fs::metadata(&root) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = m.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            // Made by someone else, or before; its logs are still 0600 and its run directories
+            // 0700, but its listing is not private.
+            tracing::warn!(
+                "the state directory {} has mode {mode:o}: `chmod 700` it to keep job names private",
+                root.display()
+            );
+        }
+    }
     let scratch = root.join("sandbox").join(instance);
     Ok(StateDir {
         root,
@@ -291,6 +303,8 @@ fn manager(
 /// Serves MCP (stdio, or HTTP with `opts.http`) until the client goes or a signal arrives, then
 /// kills every job and returns.
 pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
+    // First: a signal from now on (or noted since `main` began) stops the server cleanly.
+    let mut stop_signal = Stop::listen().context("cannot listen for stop signals")?;
     let instance = format!(
         "{}-{}",
         std::process::id(),
@@ -324,18 +338,13 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
     if let Some(http) = opts.http.clone() {
         let stop = tokio_util::sync::CancellationToken::new();
         let on_signal = stop.clone();
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
         tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM"),
-                _ = int.recv() => tracing::info!("SIGINT"),
-                _ = hup.recv() => tracing::info!("SIGHUP"),
-            }
+            // Awaited outside the log macro, which skips its arguments when the level is off.
+            let sig = stop_signal.recv().await;
+            tracing::info!("{sig}");
             on_signal.cancel();
         });
-        let served = crate::http::serve(Arc::clone(&manager), &http, stop).await;
+        let served = crate::http::serve(Arc::clone(&manager), &http, &file.http, stop).await;
         stop_jobs(&manager, &containment).await;
         drop(state);
         return served;
@@ -343,21 +352,22 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
     tracing::info!(state = %state.jobs.display(), "mcp-jobs serving on stdio");
 
     let server = JobServer::new(Arc::clone(&manager));
-    let service = server
-        .serve(rmcp::transport::stdio_pipes())
-        .await
-        .context("MCP initialisation failed")?;
+    let handshake = server.serve(rmcp::transport::stdio_pipes());
+    let service = tokio::select! {
+        s = handshake => s.context("MCP initialisation failed")?,
+        sig = stop_signal.recv() => {
+            tracing::info!("{sig} before the MCP handshake ended");
+            stop_jobs(&manager, &containment).await;
+            drop(state);
+            return Ok(());
+        }
+    };
     let stop = service.cancellation_token();
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
     let waiting = service.waiting();
     tokio::pin!(waiting);
     tokio::select! {
         r = &mut waiting => tracing::info!("client closed the connection: {r:?}"),
-        _ = term.recv() => { tracing::info!("SIGTERM"); stop.cancel(); }
-        _ = int.recv() => { tracing::info!("SIGINT"); stop.cancel(); }
-        _ = hup.recv() => { tracing::info!("SIGHUP"); stop.cancel(); }
+        sig = stop_signal.recv() => { tracing::info!("{sig}"); stop.cancel(); }
     }
     stop_jobs(&manager, &containment).await;
     drop(state);

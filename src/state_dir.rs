@@ -132,6 +132,20 @@ impl Runs {
     }
 }
 
+/// Mode of every file the server creates in its state directory (and of the audit log): job
+/// output and commands are the user's business only.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` and any missing parents with mode 0700 (directories that exist are left as
+/// they are).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 fn dir_flags() -> OFlag {
     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
 }

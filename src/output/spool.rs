@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -143,7 +143,8 @@ impl Spool {
                     .read(true)
                     .write(true)
                     .create(true)
-                    .truncate(false),
+                    .truncate(false)
+                    .mode(crate::state_dir::FILE_MODE),
             )?));
         }
         Ok(self.file.as_deref())

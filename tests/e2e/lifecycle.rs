@@ -346,3 +346,83 @@ async fn forged_journal_records_reach_nothing_outside_the_state_directory() {
     drop(second);
     drop(dir);
 }
+
+/// Everything the server makes under its state directory is its user's only: directories 0700,
+/// files 0600 (the test runs with the usual umask 022, which would give 0755 and 0644).
+#[tokio::test]
+async fn the_state_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let holder = tempfile::tempdir().unwrap();
+    let root = holder.path().join("state");
+    let s = Server::start_in(holder, &root, &[]).await;
+    let id = s
+        .start_job(json!({"command": "echo private; echo err >&2"}))
+        .await;
+    s.wait_end(&id, 10).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let runs = root.join("runs");
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    for dir in [&root, &runs, &run] {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    }
+    let log = run.join(format!("{id}.log"));
+    for file in [log, run.join("journal.jsonl"), root.join("audit.jsonl")] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
+
+/// Claude Code sends SIGINT right after `initialize` when it shuts down: the server must still
+/// stop cleanly (exit status 0) and remove its temporary state directory, every time.
+#[tokio::test]
+async fn sigint_right_after_initialize_exits_cleanly() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "e2e", "version": "1"}}});
+    for round in 0..10 {
+        let mut child = tokio::process::Command::new(BIN)
+            .env("TMPDIR", tmp.path())
+            .env("XDG_CONFIG_HOME", tmp.path().join("no-config"))
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{init}\n").as_bytes())
+            .await
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let reply = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(reply.contains("\"result\""), "{reply}");
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        // stdin stays open until here: the server stopped for the signal, not for end of file.
+        drop(stdin);
+        assert_eq!(status.code(), Some(0), "round {round}: {status:?}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().starts_with("mcp-jobs-"))
+            .collect();
+        assert!(left.is_empty(), "round {round}: left behind {left:?}");
+    }
+}

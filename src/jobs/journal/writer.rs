@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
@@ -26,6 +27,7 @@ impl Journal {
         let file = File::options()
             .create(true)
             .append(true)
+            .mode(crate::state_dir::FILE_MODE)
             .open(run_dir.join(FILE_NAME))?;
         let journal = Self {
             file: Some(Mutex::new(file)),

@@ -1,5 +1,10 @@
 //! Streamable HTTP: a bearer token on every request, shared jobs across sessions, and a
-//! graceful shutdown that kills the jobs.
+//! graceful shutdown that kills the jobs; the front door's checks in `guard`, its limits in
+//! `limits`, protocol 2026-07-28 in `stateless`.
+
+mod guard;
+mod limits;
+mod stateless;
 
 use std::time::Duration;
 
@@ -14,24 +19,41 @@ use crate::support::*;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 
+/// An HTTP server on a free loopback port, with the token `TOKEN` in a private file. Killed on
+/// drop (`kill_on_drop`).
 struct HttpServer {
     child: tokio::process::Child,
     url: String,
+    /// `127.0.0.1:PORT`.
+    addr: String,
     _dir: tempfile::TempDir,
 }
 
 impl HttpServer {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let token = dir.path().join("token");
         std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
-        let mut child = tokio::process::Command::new(BIN)
-            .args(["serve", "--http", "127.0.0.1:0", "--token-file"])
+        std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(["serve", "--http", "127.0.0.1:0", "--token-file"])
             .arg(&token)
             .arg("--state-dir")
             .arg(dir.path())
+            .args(args);
+        Self::spawn(cmd, dir).await
+    }
+
+    /// Runs `cmd` (an HTTP server) and waits for its address.
+    async fn spawn(mut cmd: tokio::process::Command, dir: tempfile::TempDir) -> Self {
+        let mut child = cmd
             .env("RUST_LOG", "warn")
-            .env("XDG_CONFIG_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("no-config"))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -40,22 +62,34 @@ impl HttpServer {
             .unwrap();
         let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
         let url = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut said = String::new();
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(u) = line.strip_prefix("mcp-jobs: listening on ") {
                     return u.to_string();
                 }
+                said.push_str(&line);
+                said.push('\n');
             }
-            panic!("the server ended without listening");
+            panic!("the server ended without listening: {said}");
         })
         .await
         .unwrap();
         // Keep draining stderr so that the server never blocks on it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/mcp")
+            .to_string();
         Self {
             child,
             url,
+            addr,
             _dir: dir,
         }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap()
     }
 
     async fn client(&self) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
@@ -64,6 +98,33 @@ impl HttpServer {
         let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
         ().serve(transport).await.unwrap()
     }
+
+    /// A POST of `body` with the headers MCP wants and the right token.
+    fn post(&self, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
+        self.post_as(&format!("Bearer {TOKEN}"), body)
+    }
+
+    /// A POST of `body` with the headers MCP wants and `authorization`.
+    fn post_as(
+        &self,
+        authorization: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("Authorization", authorization)
+            .body(body)
+    }
+}
+
+/// An `initialize` request body.
+fn initialize() -> String {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "e2e", "version": "1"}}})
+    .to_string()
 }
 
 async fn call(
