@@ -135,7 +135,12 @@ async fn the_limits_queue_jobs_and_none_fails() {
 async fn a_lost_connection_takes_only_its_own_jobs() {
     let sshd = Sshd::start_with("");
     let s = server(&sshd, &entry(&sshd, "box", "")).await;
-    let replies = start_many(&s, 12, "box", |_| "sleep 1000".to_string()).await;
+    let mark = Marker::new("per-connection");
+    let env = mark.env();
+    let replies = start_many(&s, 12, "box", |_| {
+        format!("E2E_MARK={} sleep 1000", env["E2E_MARK"].as_str().unwrap())
+    })
+    .await;
     let ids = ids(&replies);
     // Each job's remote process group leader, reported once it started.
     let mut pids = Vec::new();
@@ -161,8 +166,15 @@ async fn a_lost_connection_takes_only_its_own_jobs() {
     let doomed: Vec<bool> = pids.iter().map(|p| descends_from(*p, victim)).collect();
     let n = doomed.iter().filter(|d| **d).count();
     assert!(n == 8 || n == 4, "{n} jobs under the killed connection");
-    // The connection's sshd processes: the monitor and its unprivileged child.
-    let mut victims = children_of(victim);
+    // The connection's sshd processes (with privilege separation, a monitor and its child;
+    // for root here, one), not the session processes under them: the watchdog must live to see
+    // its connection go.
+    let sshd_process =
+        |p: &i32| std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with(b"sshd"));
+    let mut victims: Vec<i32> = children_of(victim)
+        .into_iter()
+        .filter(sshd_process)
+        .collect();
     victims.push(victim);
     for p in victims {
         // SAFETY: kill has no memory-safety preconditions.
@@ -197,6 +209,41 @@ async fn a_lost_connection_takes_only_its_own_jobs() {
             assert_eq!(st["state"], "killed", "{st}");
         }
     }
+    // The lost connection's watchdog took its jobs' processes with it.
+    assert!(
+        eventually(Duration::from_secs(10), || mark.alive().is_empty()).await,
+        "left on the host: {:?}",
+        mark.alive()
+            .iter()
+            .map(|p| (
+                *p,
+                std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default(),
+                super::fixture::parent_of(*p)
+            ))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_refuses_channels_is_full() {
+    // The config claims more sessions than the sshd allows (10): the tenth channel is refused
+    // ("Channel open failure"), and the job goes to a new connection instead of failing.
+    let sshd = Sshd::start_with("");
+    let s = server(&sshd, &entry(&sshd, "box", "max_sessions = 40")).await;
+    let replies = start_many(&s, 14, "box", |i| {
+        format!("echo job-{i}; sleep 1; exit {}", i % 7)
+    })
+    .await;
+    assert!(
+        replies.iter().all(|r| r["state"] == "running"),
+        "{replies:?}"
+    );
+    assert_eq!(
+        sshd.sessions().len(),
+        2,
+        "a second connection took the rest"
+    );
+    check_each(&s, &ids(&replies)).await;
 }
 
 #[tokio::test]
