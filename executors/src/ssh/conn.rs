@@ -31,6 +31,9 @@ use crate::{ExitInfo, Outcome, OutputSink, Stream};
 
 /// Longest sleep between two rounds.
 const IDLE: Duration = Duration::from_millis(10);
+/// A connection without jobs for this long closes, unless it is the host's last one (which
+/// stays open, so that the next job starts without a handshake).
+const IDLE_CLOSE: Duration = Duration::from_secs(60);
 /// Bytes read per call.
 const CHUNK: usize = 64 * 1024;
 
@@ -137,6 +140,7 @@ pub(crate) fn run(
     let mut jobs: HashMap<u64, Job> = HashMap::new();
     let mut next_id = 0u64;
     let mut last_keepalive = Instant::now();
+    let mut idle_since = Instant::now();
     let mut buf = vec![0u8; CHUNK];
     let mut watchdog = Watchdog::open(&session);
     session.set_blocking(false);
@@ -229,6 +233,12 @@ pub(crate) fn run(
                 break;
             }
         }
+        if !jobs.is_empty() || state.jobs.load(Ordering::SeqCst) > 0 {
+            idle_since = Instant::now();
+        } else if idle_since.elapsed() >= IDLE_CLOSE && state.close_if_spare() {
+            // A job placed here meanwhile finds its command dropped and is placed again.
+            break;
+        }
         if !busy {
             let mut pfd = libc::pollfd {
                 fd: poller.as_raw_fd(),
@@ -239,8 +249,7 @@ pub(crate) fn run(
             unsafe { libc::poll(&mut pfd, 1, i32::try_from(IDLE.as_millis()).unwrap_or(10)) };
         }
     }
-    state.alive.store(false, Ordering::SeqCst);
-    state.freed.bump();
+    state.closed();
 }
 
 fn is_would_block(e: &ssh2::Error) -> bool {

@@ -10,6 +10,8 @@
 //! A server whose real limit is lower than configured refuses a channel ("Channel open
 //! failure"): that connection then counts as full until one of its jobs ends.
 //!
+//! A connection that has carried no job for a minute closes, unless it is the host's last.
+//!
 //! Connection failures back off (1 s, doubling up to 30 s): while a host is known to be down,
 //! `execute` fails at once with the last error instead of waiting for another timeout.
 
@@ -40,6 +42,10 @@ pub(crate) struct LinkState {
     pub refused: AtomicBool,
     /// Told whenever a channel frees up or the connection ends.
     pub freed: Arc<Freed>,
+    /// Live connections to the host (this one counted until it closes).
+    pub open: Arc<AtomicUsize>,
+    /// This connection was taken off `open` already.
+    uncounted: AtomicBool,
 }
 
 impl LinkState {
@@ -47,6 +53,30 @@ impl LinkState {
     pub fn release(&self) {
         self.jobs.fetch_sub(1, Ordering::SeqCst);
         self.refused.store(false, Ordering::SeqCst);
+        self.freed.bump();
+    }
+
+    /// Marks an idle connection closed if it is not the host's last. Returns whether it was.
+    pub fn close_if_spare(&self) -> bool {
+        let spare = self
+            .open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n > 1).then_some(n - 1)
+            })
+            .is_ok();
+        if spare {
+            self.uncounted.store(true, Ordering::SeqCst);
+            self.alive.store(false, Ordering::SeqCst);
+        }
+        spare
+    }
+
+    /// The connection thread has ended.
+    pub fn closed(&self) {
+        self.alive.store(false, Ordering::SeqCst);
+        if !self.uncounted.swap(true, Ordering::SeqCst) {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+        }
         self.freed.bump();
     }
 }
@@ -103,6 +133,8 @@ pub(crate) struct Pool {
     /// Told when a connection attempt ends.
     opened: Condvar,
     pub freed: Arc<Freed>,
+    /// Live connections (see [`LinkState::close_if_spare`]).
+    open: Arc<AtomicUsize>,
 }
 
 impl Pool {
@@ -112,6 +144,7 @@ impl Pool {
             links: Mutex::new(Links::default()),
             opened: Condvar::new(),
             freed: Arc::new(Freed::default()),
+            open: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -247,13 +280,20 @@ impl Pool {
             jobs: AtomicUsize::new(0),
             refused: AtomicBool::new(false),
             freed: Arc::clone(&self.freed),
+            open: Arc::clone(&self.open),
+            uncounted: AtomicBool::new(false),
         });
+        // Counted before the thread starts: it may close (and uncount) at once.
+        self.open.fetch_add(1, Ordering::SeqCst);
         let thread_state = Arc::clone(&state);
         let keepalive = self.host.keepalive;
         std::thread::Builder::new()
             .name(format!("ssh-{}", self.host.name))
             .spawn(move || conn::run(connected, rx, &thread_state, keepalive))
-            .map_err(|e| format!("cannot start the connection thread: {e}"))?;
+            .map_err(|e| {
+                state.closed();
+                format!("cannot start the connection thread: {e}")
+            })?;
         Ok(Arc::new(Link { tx, state }))
     }
 }
