@@ -381,3 +381,55 @@ impl Limits {
         Ok(l)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ssh(text: &str) -> SshConfigFile {
+        SshConfigFile::parse(Path::new("/t/config"), text, Path::new("/home/u")).unwrap()
+    }
+
+    fn host(toml_text: &str) -> HostFile {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn an_alias_fills_in_what_the_section_does_not_say() {
+        let f = ssh(
+            "Host b\n  HostName 10.1.1.1\n  Port 2200\n  User ci\n  IdentityFile ~/.ssh/k\n  ProxyJump gate\n\
+Host gate\n  HostName 10.0.0.1\n",
+        );
+        let h = host("ssh_config = \"b\"\nport = 22\n")
+            .resolve("b1", Some(&f))
+            .unwrap();
+        assert_eq!(h.address, "10.1.1.1");
+        assert_eq!(h.port, 22, "the section's own port wins");
+        assert_eq!(h.user, "ci");
+        assert_eq!(h.identity_file, Some(PathBuf::from("/home/u/.ssh/k")));
+        assert_eq!((h.max_sessions, h.max_connections), (10, 4));
+        let j = h.jump.unwrap();
+        assert_eq!((j.address.as_str(), j.port), ("10.0.0.1", 22));
+        assert_eq!(
+            j.user, "ci",
+            "the bastion falls back to the target's user and key"
+        );
+        assert_eq!(j.identity_file, Some(PathBuf::from("/home/u/.ssh/k")));
+        assert_eq!(j.known_hosts, h.known_hosts);
+    }
+
+    #[test]
+    fn bad_host_sections_are_refused() {
+        let e = host("user = \"x\"\nagent = true\n").resolve("h", None);
+        assert!(e.unwrap_err().to_string().contains("address"));
+        let e = host("ssh_config = \"b\"\n").resolve("h", None);
+        assert!(e.unwrap_err().to_string().contains("ssh config"));
+        let base = "address = \"a\"\nuser = \"u\"\nagent = true\n";
+        let e = host(&format!("{base}max_sessions = 2\n")).resolve("h", None);
+        assert!(e.unwrap_err().to_string().contains("max_sessions"));
+        let e = host(&format!("{base}max_connections = 0\n")).resolve("h", None);
+        assert!(e.unwrap_err().to_string().contains("max_connections"));
+        assert!(toml::from_str::<HostFile>("imported = true\n").is_err());
+    }
+}
