@@ -10,8 +10,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use executors::{BoxFuture, Executor, JobSpec, OutputSink, SpawnError, Spawned};
-
-use super::queue::Started;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use policies::Policy;
@@ -19,6 +17,7 @@ use policies::Policy;
 use super::JobError;
 use super::job::{Job, JobId, JobRequest};
 use super::journal::{self, Entry, Journal};
+use super::queue::Started;
 use super::state::{End, Phase, StateName};
 use crate::audit::{AuditLog, Record};
 use crate::config::{Limits, bounds};
@@ -457,12 +456,11 @@ impl JobManager {
                 return Started::Yes;
             }
         };
-        if job.is_ended() {
+        if !job.set_running(Arc::clone(&process)) {
             // Killed while it was being started: it must not run.
             let _ = process.kill_tree(libc_sigkill(), Duration::ZERO).await;
             return Started::Yes;
         }
-        job.set_running(Arc::clone(&process));
         if let Phase::Running { started, pid } = job.phase() {
             self.journal.record(&Entry::Started {
                 job: job.id.0,
