@@ -125,10 +125,23 @@ async fn the_limits_queue_jobs_and_none_fails() {
     .await;
     let queued = |r: &[Value]| r.iter().filter(|r| r["state"] == "queued").count();
     assert_eq!(queued(&one), 4, "8 channels on the one connection: {one:?}");
+    // A job waiting for a channel leaves the queue when killed, and never runs.
+    let never = tempfile::tempdir().unwrap();
+    let ran = never.path().join("ran");
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": format!("touch {}", ran.display()), "host": "one"}),
+        )
+        .await;
+    assert_eq!(r["state"], "queued", "{r}");
+    let k = s.ok("kill", json!({"job_id": r["job_id"]})).await;
+    assert_eq!(k["state"], "killed", "{k}");
     assert_eq!(queued(&three), 3, "max_concurrent = 3: {three:?}");
     assert!(sshd.sessions().len() <= 2, "one connection per host");
     check_each(&s, &ids(&one)).await;
     check_each(&s, &ids(&three)).await;
+    assert!(!ran.exists(), "a job killed in the queue ran");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
