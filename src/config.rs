@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use executors::ssh::ssh_config::SshConfigFile;
 use serde::Deserialize;
 
 /// Defaults, used when neither the config file nor a flag says otherwise.
@@ -86,6 +87,12 @@ pub struct ConfigFile {
     pub hosts: BTreeMap<String, HostFile>,
     #[serde(default)]
     pub http: HttpFile,
+    /// Every alias that a `Host` line of the user's ssh config names literally becomes a host
+    /// (unless a `[hosts.NAME]` of that name says otherwise).
+    #[serde(default)]
+    pub import_ssh_config: bool,
+    /// The OpenSSH client config to read aliases from (default `$HOME/.ssh/config`).
+    pub ssh_config_file: Option<PathBuf>,
 }
 
 /// `[http]` in the config file: limits of the HTTP transport (flags override them).
@@ -121,12 +128,25 @@ pub struct LimitsFile {
 }
 
 /// `[hosts.NAME]` in the config file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostFile {
-    pub address: String,
+    /// Required unless `ssh_config` names an alias that gives it (`HostName`).
+    pub address: Option<String>,
     pub port: Option<u16>,
-    pub user: String,
+    /// Required unless `ssh_config` names an alias that gives it (`User`).
+    pub user: Option<String>,
+    /// An alias of the user's ssh config: its `HostName`, `Port`, `User`, `IdentityFile` and
+    /// `ProxyJump`, under what this section does not say itself.
+    pub ssh_config: Option<String>,
+    /// Channels the host's sshd allows per connection (its `MaxSessions`; default 10).
+    pub max_sessions: Option<usize>,
+    /// Connections to open to the host at most (default 4).
+    pub max_connections: Option<usize>,
+    /// Made by `import_ssh_config`, not written in the file: one that cannot be used is left
+    /// out with a warning rather than stopping the server.
+    #[serde(skip)]
+    pub imported: bool,
     pub identity_file: Option<PathBuf>,
     #[serde(default)]
     pub agent: bool,
@@ -172,8 +192,13 @@ impl HostFile {
         }
     }
 
-    /// The executor's view of this host.
-    pub fn resolve(&self, name: &str) -> anyhow::Result<executors::ssh::SshHost> {
+    /// The executor's view of this host; `ssh` is the user's ssh config, for `ssh_config`.
+    pub fn resolve(
+        &self,
+        name: &str,
+        ssh: Option<&SshConfigFile>,
+    ) -> anyhow::Result<executors::ssh::SshHost> {
+        use executors::ssh::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SESSIONS};
         let secs = |v: Option<f64>, default: f64, what: &str| -> anyhow::Result<Duration> {
             let v = v.unwrap_or(default);
             anyhow::ensure!(
@@ -182,24 +207,62 @@ impl HostFile {
             );
             Ok(Duration::from_secs_f64(v))
         };
+        let from_ssh = match &self.ssh_config {
+            Some(alias) => {
+                let ssh = ssh.ok_or_else(|| {
+                    anyhow::anyhow!("hosts.{name}.ssh_config: no ssh config file was read")
+                })?;
+                Some(
+                    ssh.resolve(alias)
+                        .map_err(|e| anyhow::anyhow!("hosts.{name}: {e}"))?,
+                )
+            }
+            None => None,
+        };
+        let target = from_ssh.as_ref().map(|r| &r.target);
+        let address = self
+            .address
+            .clone()
+            .or_else(|| target.map(|t| t.address.clone()))
+            .ok_or_else(|| anyhow::anyhow!("hosts.{name}: give address (or ssh_config)"))?;
+        let user = self
+            .user
+            .clone()
+            .or_else(|| target.and_then(|t| t.user.clone()))
+            .ok_or_else(|| {
+                anyhow::anyhow!("hosts.{name}: give user (or an ssh_config alias with User)")
+            })?;
+        let identity_file = match (&self.identity_file, target) {
+            (Some(k), _) => Some(expand_home(k)),
+            (None, Some(t)) => t.identity_file.clone(),
+            (None, None) => None,
+        };
+        // An ssh config alias without IdentityFile uses the agent, as ssh would try it first.
         anyhow::ensure!(
-            self.identity_file.is_some() || self.agent,
+            identity_file.is_some() || self.agent || from_ssh.is_some(),
             "hosts.{name}: give identity_file, or agent = true"
         );
+        let identity_file = if self.agent { None } else { identity_file };
         let known_hosts = match &self.known_hosts {
             Some(k) => expand_home(k),
             None => expand_home(std::path::Path::new("~/.ssh/known_hosts")),
         };
-        Ok(executors::ssh::SshHost {
+        let max_sessions = self.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS);
+        anyhow::ensure!(
+            max_sessions >= 3,
+            "hosts.{name}.max_sessions must be at least 3 (the watchdog and kills take two channels)"
+        );
+        let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        anyhow::ensure!(
+            (1..=64).contains(&max_connections),
+            "hosts.{name}.max_connections must be between 1 and 64"
+        );
+        let mut host = executors::ssh::SshHost {
             name: name.to_string(),
-            address: self.address.clone(),
-            port: self.port.unwrap_or(22),
-            user: self.user.clone(),
-            identity_file: if self.agent {
-                None
-            } else {
-                self.identity_file.as_deref().map(expand_home)
-            },
+            address,
+            port: self.port.or(target.and_then(|t| t.port)).unwrap_or(22),
+            user,
+            identity_file,
             passphrase: self
                 .passphrase_env
                 .as_ref()
@@ -208,7 +271,27 @@ impl HostFile {
             connect_timeout: secs(self.connect_timeout, 10.0, "connect_timeout")?,
             keepalive: secs(self.keepalive, 5.0, "keepalive")?,
             io_timeout: Duration::from_secs(30),
-        })
+            max_sessions,
+            max_connections,
+            jump: None,
+        };
+        if let Some(j) = from_ssh.and_then(|r| r.jump) {
+            // The bastion: its own entry's user and key, else the target's; its host key is
+            // checked against the same known_hosts.
+            host.jump = Some(Box::new(executors::ssh::SshHost {
+                name: format!("{name} (bastion {})", j.address),
+                address: j.address,
+                port: j.port.unwrap_or(22),
+                user: j.user.unwrap_or_else(|| host.user.clone()),
+                identity_file: j.identity_file.or_else(|| host.identity_file.clone()),
+                passphrase: None,
+                max_sessions: 1,
+                max_connections: 1,
+                jump: None,
+                ..host.clone()
+            }));
+        }
+        Ok(host)
     }
 }
 
@@ -217,8 +300,39 @@ impl ConfigFile {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("bad config file {}: {e}", path.display()))
+        let mut file: Self = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("bad config file {}: {e}", path.display()))?;
+        if file.import_ssh_config
+            && let Some(ssh) = file.ssh_config()?
+        {
+            for alias in ssh.aliases() {
+                if alias != "local" {
+                    file.hosts.entry(alias.clone()).or_insert_with(|| HostFile {
+                        ssh_config: Some(alias),
+                        imported: true,
+                        ..HostFile::default()
+                    });
+                }
+            }
+        }
+        Ok(file)
+    }
+
+    /// The user's ssh config, if this config uses it (`import_ssh_config`, or a host's
+    /// `ssh_config`): `ssh_config_file`, or `$HOME/.ssh/config`.
+    pub fn ssh_config(&self) -> anyhow::Result<Option<SshConfigFile>> {
+        let used = self.import_ssh_config || self.hosts.values().any(|h| h.ssh_config.is_some());
+        if !used {
+            return Ok(None);
+        }
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .ok_or_else(|| anyhow::anyhow!("HOME is not set: cannot find ~/.ssh/config"))?;
+        let path = match &self.ssh_config_file {
+            Some(p) => expand_home(p),
+            None => home.join(".ssh").join("config"),
+        };
+        Ok(Some(SshConfigFile::load(&path, &home)?))
     }
 
     /// The config file in the user's config directory, if there is one.
@@ -299,5 +413,57 @@ impl Limits {
             l.kill_grace = Duration::from_millis(v.min(bounds::MAX_GRACE_MS));
         }
         Ok(l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ssh(text: &str) -> SshConfigFile {
+        SshConfigFile::parse(Path::new("/t/config"), text, Path::new("/home/u")).unwrap()
+    }
+
+    fn host(toml_text: &str) -> HostFile {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn an_alias_fills_in_what_the_section_does_not_say() {
+        let f = ssh(
+            "Host b\n  HostName 10.1.1.1\n  Port 2200\n  User ci\n  IdentityFile ~/.ssh/k\n  ProxyJump gate\n\
+Host gate\n  HostName 10.0.0.1\n",
+        );
+        let h = host("ssh_config = \"b\"\nport = 22\n")
+            .resolve("b1", Some(&f))
+            .unwrap();
+        assert_eq!(h.address, "10.1.1.1");
+        assert_eq!(h.port, 22, "the section's own port wins");
+        assert_eq!(h.user, "ci");
+        assert_eq!(h.identity_file, Some(PathBuf::from("/home/u/.ssh/k")));
+        assert_eq!((h.max_sessions, h.max_connections), (10, 4));
+        let j = h.jump.unwrap();
+        assert_eq!((j.address.as_str(), j.port), ("10.0.0.1", 22));
+        assert_eq!(
+            j.user, "ci",
+            "the bastion falls back to the target's user and key"
+        );
+        assert_eq!(j.identity_file, Some(PathBuf::from("/home/u/.ssh/k")));
+        assert_eq!(j.known_hosts, h.known_hosts);
+    }
+
+    #[test]
+    fn bad_host_sections_are_refused() {
+        let e = host("user = \"x\"\nagent = true\n").resolve("h", None);
+        assert!(e.unwrap_err().to_string().contains("address"));
+        let e = host("ssh_config = \"b\"\n").resolve("h", None);
+        assert!(e.unwrap_err().to_string().contains("ssh config"));
+        let base = "address = \"a\"\nuser = \"u\"\nagent = true\n";
+        let e = host(&format!("{base}max_sessions = 2\n")).resolve("h", None);
+        assert!(e.unwrap_err().to_string().contains("max_sessions"));
+        let e = host(&format!("{base}max_connections = 0\n")).resolve("h", None);
+        assert!(e.unwrap_err().to_string().contains("max_connections"));
+        assert!(toml::from_str::<HostFile>("imported = true\n").is_err());
     }
 }

@@ -232,9 +232,17 @@ fn manager(
     let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
     executors.insert("local".into(), local);
     let mut host_rules = HashMap::new();
+    let ssh_config = file.ssh_config()?;
     for (name, host) in &file.hosts {
         anyhow::ensure!(name != "local", "a host cannot be called `local`");
-        let resolved = host.resolve(name)?;
+        let resolved = match host.resolve(name, ssh_config.as_ref()) {
+            Ok(r) => r,
+            Err(e) if host.imported => {
+                tracing::warn!("the ssh config's host {name} is left out: {e}");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         executors.insert(name.clone(), Arc::new(SshExecutor::new(resolved)));
         let policy = match &host.policy {
             Some(p) => {

@@ -18,6 +18,11 @@ pub enum SpawnError {
     /// The executor is unavailable (e.g. a remote host cannot be reached).
     #[error("{0}")]
     Unavailable(String),
+    /// The executor is working but has no room for another job now (e.g. every connection to
+    /// a host is at its sessions limit): the job should wait in the queue and be tried again
+    /// once [`crate::Executor::capacity_freed`] resolves.
+    #[error("no capacity for another job now: {0}")]
+    NoCapacity(String),
 }
 
 /// Why writing to a job's stdin failed.

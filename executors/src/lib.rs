@@ -38,6 +38,14 @@ pub trait Executor: Send + Sync {
         spec: JobSpec,
         sink: Arc<dyn OutputSink>,
     ) -> BoxFuture<'_, Result<Spawned, SpawnError>>;
+
+    /// Resolves once capacity may have been freed since this call (a job ended, a connection
+    /// closed): when to try again a spawn that failed with [`SpawnError::NoCapacity`]. Call it
+    /// *before* the attempt, so that a job ending during the attempt is not missed. Executors
+    /// that never answer `NoCapacity` keep the default, which never resolves.
+    fn capacity_freed(&self) -> BoxFuture<'static, ()> {
+        Box::pin(std::future::pending())
+    }
 }
 
 /// A job that was started.

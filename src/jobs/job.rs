@@ -215,8 +215,14 @@ impl Job {
         self.life().process.clone()
     }
 
-    pub(super) fn set_running(&self, process: Arc<dyn Process>) {
+    /// Marks the job running with `process`; false if it ended meanwhile (killed while it was
+    /// being started), when it must not run.
+    #[must_use]
+    pub(super) fn set_running(&self, process: Arc<dyn Process>) -> bool {
         let mut life = self.life();
+        if life.phase.is_ended() {
+            return false;
+        }
         life.phase = Phase::Running {
             started: Stamp::now(),
             pid: process.pid(),
@@ -225,6 +231,7 @@ impl Job {
         drop(life);
         self.changed.notify_waiters();
         self.output.wake();
+        true
     }
 
     /// Records that our kill (or shutdown) sent `signal`. Returns false if the job already ended.

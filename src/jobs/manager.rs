@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use executors::{Executor, JobSpec, OutputSink, Spawned};
+use executors::{BoxFuture, Executor, JobSpec, OutputSink, SpawnError, Spawned};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use policies::Policy;
@@ -17,6 +17,7 @@ use policies::Policy;
 use super::JobError;
 use super::job::{Job, JobId, JobRequest};
 use super::journal::{self, Entry, Journal};
+use super::queue::Started;
 use super::state::{End, Phase, StateName};
 use crate::audit::{AuditLog, Record};
 use crate::config::{Limits, bounds};
@@ -64,7 +65,7 @@ pub struct HostRules {
 }
 
 /// The slots a running job holds: one of the server's, and one of its host's if it has a limit.
-type Permits = (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>);
+pub(super) type Permits = (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>);
 
 pub struct JobManager {
     pub(super) limits: Limits,
@@ -292,32 +293,21 @@ impl JobManager {
             },
             Err(_) => None,
         };
-        match now {
-            Some(permits) => self.start(Arc::clone(&job), executor, permits).await,
-            None => {
-                let manager = Arc::clone(self);
-                let queued = Arc::clone(&job);
-                tokio::spawn(async move {
-                    let slots = Arc::clone(&manager.slots);
-                    let acquire = async move {
-                        // The host's slot first: waiting for it must not hold a server slot.
-                        let host = match host_slots {
-                            Some(h) => Some(h.acquire_owned().await.ok()?),
-                            None => None,
-                        };
-                        let global = slots.acquire_owned().await.ok()?;
-                        Some((global, host))
-                    };
-                    tokio::select! {
-                        permits = acquire => {
-                            if let Some(permits) = permits && !queued.is_ended() {
-                                manager.start(queued, executor, permits).await;
-                            }
-                        }
-                        () = queued.ended() => {}
-                    }
-                });
+        let placed = match now {
+            Some(permits) => {
+                let freed = executor.capacity_freed();
+                match self
+                    .start(Arc::clone(&job), Arc::clone(&executor), permits)
+                    .await
+                {
+                    Started::Yes => None,
+                    Started::NoCapacity => Some(freed),
+                }
             }
+            None => Some(Box::pin(std::future::ready(())) as BoxFuture<'static, ()>),
+        };
+        if let Some(freed) = placed {
+            self.queue(Arc::clone(&job), executor, host_slots, freed);
         }
         Ok(job)
     }
@@ -402,7 +392,14 @@ impl JobManager {
         })
     }
 
-    async fn start(self: &Arc<Self>, job: Arc<Job>, executor: Arc<dyn Executor>, permit: Permits) {
+    /// Starts `job` now, or ends it if it cannot start, unless the executor has no capacity
+    /// now: then the job stays queued and the slots are given back.
+    pub(super) async fn start(
+        self: &Arc<Self>,
+        job: Arc<Job>,
+        executor: Arc<dyn Executor>,
+        permit: Permits,
+    ) -> Started {
         let r = &job.request;
         let (clear_env, env) = job.environment();
         let sandbox = match (&self.sandbox, r.host.as_str()) {
@@ -419,7 +416,7 @@ impl JobManager {
             if let Some(reason) = s.refuse_start().or_else(|| s.refuse_cwd(&at)) {
                 job.end_without_running(End::FailedToStart { reason });
                 self.record_end(&job);
-                return;
+                return Started::Yes;
             }
             cwd = std::fs::canonicalize(&at).ok().or(cwd);
         }
@@ -431,7 +428,7 @@ impl JobManager {
             Err(reason) => {
                 job.end_without_running(End::FailedToStart { reason });
                 self.record_end(&job);
-                return;
+                return Started::Yes;
             }
         };
         let spec = JobSpec {
@@ -447,12 +444,16 @@ impl JobManager {
         let sink: Arc<dyn OutputSink> = Arc::clone(&job.output) as Arc<dyn OutputSink>;
         let Spawned { process, outcome } = match executor.spawn(spec, sink).await {
             Ok(s) => s,
+            Err(SpawnError::NoCapacity(why)) => {
+                tracing::debug!(job = %job.id, "stays queued: {why}");
+                return Started::NoCapacity;
+            }
             Err(e) => {
                 job.end_without_running(End::FailedToStart {
                     reason: e.to_string(),
                 });
                 self.record_end(&job);
-                return;
+                return Started::Yes;
             }
         };
         // The initial stdin is written by a task (a job that does not read would block us), but
@@ -460,7 +461,12 @@ impl JobManager {
         // that a job blocked reading before its stdin text arrives is not taken for waiting
         // for input.
         let gate = Arc::clone(&job.stdin_gate).lock_owned().await;
-        job.set_running(Arc::clone(&process));
+        if !job.set_running(Arc::clone(&process)) {
+            // Killed while it was being started: it must not run.
+            drop(gate);
+            let _ = process.kill_tree(libc_sigkill(), Duration::ZERO).await;
+            return Started::Yes;
+        }
         if let Phase::Running { started, pid } = job.phase() {
             self.journal.record(&Entry::Started {
                 job: job.id.0,
@@ -510,6 +516,7 @@ impl JobManager {
             job.finish_from(result);
             manager.record_end(&job);
         });
+        Started::Yes
     }
 
     /// Prefix of every job tag of this server run.

@@ -9,6 +9,7 @@ mod interact;
 pub mod job;
 pub mod journal;
 pub mod manager;
+mod queue;
 pub mod state;
 mod stopping;
 mod takeover;

@@ -9,26 +9,31 @@
 //! [`IDLE`], so a command waits at most that long to be picked up.
 //!
 //! A failed read or keepalive means the connection is gone: every job on it ends `lost`, the
-//! thread exits, and the next `execute` on the host connects again.
+//! thread exits, and the next `execute` on the host connects again. A host may have several
+//! connections (see [`super::pool`]), each with its own thread, watchdog and keepalive: one
+//! that drops takes only its own jobs with it.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
-use ssh2::{CheckResult, KnownHostFileKind, Session};
+use ssh2::Session;
 use tokio::sync::oneshot;
 
-use super::SshHost;
+use super::connect::Connected;
+use super::pool::LinkState;
 use super::remote::MARKER;
 use crate::{ExitInfo, Outcome, OutputSink, Stream};
 
 /// Longest sleep between two rounds.
 const IDLE: Duration = Duration::from_millis(10);
+/// A connection without jobs for this long closes, unless it is the host's last one (which
+/// stays open, so that the next job starts without a handshake).
+const IDLE_CLOSE: Duration = Duration::from_secs(60);
 /// Bytes read per call.
 const CHUNK: usize = 64 * 1024;
 
@@ -39,7 +44,7 @@ pub(crate) enum Cmd {
         sink: Arc<dyn OutputSink>,
         pgid: Arc<AtomicI64>,
         exit: oneshot::Sender<Outcome>,
-        reply: oneshot::Sender<Result<u64, String>>,
+        reply: oneshot::Sender<Result<u64, SpawnFailure>>,
     },
     Stdin {
         id: u64,
@@ -55,6 +60,17 @@ pub(crate) enum Cmd {
         done: oneshot::Sender<Result<i32, String>>,
     },
 }
+
+/// Why a job's channel did not open.
+pub(crate) enum SpawnFailure {
+    /// The server refused another channel on this connection (its `MaxSessions`).
+    Full,
+    /// Anything else, as text for the agent.
+    Failed(String),
+}
+
+/// libssh2's "channel failure": the server refused to open a channel.
+const CHANNEL_FAILURE: i32 = -21;
 
 /// Input waiting to be written: the bytes, how many are written, who to tell when done.
 type PendingInput = (Vec<u8>, usize, oneshot::Sender<Result<(), String>>);
@@ -112,107 +128,27 @@ impl Watchdog {
     }
 }
 
-/// Connects, checks the host key strictly, and authenticates.
-pub(crate) fn connect(host: &SshHost) -> Result<(Session, TcpStream), String> {
-    let addr = (host.address.as_str(), host.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {}: {e}", host.address))?
-        .next()
-        .ok_or_else(|| format!("{} resolves to no address", host.address))?;
-    let tcp = TcpStream::connect_timeout(&addr, host.connect_timeout)
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    let poller = tcp.try_clone().map_err(|e| e.to_string())?;
-    let mut session = Session::new().map_err(|e| e.to_string())?;
-    session.set_tcp_stream(tcp);
-    session.set_timeout(u32::try_from(host.connect_timeout.as_millis()).unwrap_or(u32::MAX));
-    session
-        .handshake()
-        .map_err(|e| format!("SSH handshake with {addr} failed: {e}"))?;
-
-    let (key, _) = session.host_key().ok_or("the server sent no host key")?;
-    let key = key.to_vec();
-    let mut known = session.known_hosts().map_err(|e| e.to_string())?;
-    known
-        .read_file(&host.known_hosts, KnownHostFileKind::OpenSSH)
-        .map_err(|e| {
-            format!(
-                "cannot read known_hosts {}: {e}",
-                host.known_hosts.display()
-            )
-        })?;
-    let name = &host.address;
-    let trust = format!(
-        "to trust it, add its key: ssh-keyscan -p {} {} >> {}",
-        host.port,
-        name,
-        host.known_hosts.display()
-    );
-    match known.check_port(name, host.port, &key) {
-        CheckResult::Match => {}
-        CheckResult::NotFound => {
-            return Err(format!(
-                "the host key of {name}:{} is not in {}; {trust}",
-                host.port,
-                host.known_hosts.display()
-            ));
-        }
-        CheckResult::Mismatch => {
-            return Err(format!(
-                "the host key of {name}:{} does NOT match {} (a different machine, or an attack); \
-if the host was really reinstalled, remove its old key with ssh-keygen -R and {trust}",
-                host.port,
-                host.known_hosts.display()
-            ));
-        }
-        CheckResult::Failure => return Err(format!("cannot check the host key of {name}")),
-    }
-
-    let auth = match &host.identity_file {
-        Some(key) => session
-            .userauth_pubkey_file(&host.user, None, key, host.passphrase.as_deref())
-            .map_err(|e| {
-                format!(
-                    "key {} was refused for {}@{name}: {e}",
-                    key.display(),
-                    host.user
-                )
-            }),
-        None => session.userauth_agent(&host.user).map_err(|e| {
-            format!(
-                "the SSH agent's keys were refused for {}@{name}: {e}",
-                host.user
-            )
-        }),
-    };
-    auth?;
-    if !session.authenticated() {
-        return Err(format!("authentication as {}@{name} failed", host.user));
-    }
-    session.set_keepalive(
-        true,
-        u32::try_from(host.keepalive.as_secs()).unwrap_or(5).max(1),
-    );
-    session.set_timeout(u32::try_from(host.io_timeout.as_millis()).unwrap_or(u32::MAX));
-    Ok((session, poller))
-}
-
 /// The connection thread: runs until the connection fails, or no job is left and the
 /// executor dropped its end of the queue.
 pub(crate) fn run(
-    session: Session,
-    poller: TcpStream,
+    connected: Connected,
     rx: Receiver<Cmd>,
-    alive: Arc<AtomicBool>,
+    state: &Arc<LinkState>,
     keepalive: Duration,
 ) {
+    let Connected { session, poller } = connected;
     let mut jobs: HashMap<u64, Job> = HashMap::new();
     let mut next_id = 0u64;
     let mut last_keepalive = Instant::now();
+    let mut idle_since = Instant::now();
     let mut buf = vec![0u8; CHUNK];
     let mut watchdog = Watchdog::open(&session);
     session.set_blocking(false);
     let lost = |jobs: &mut HashMap<u64, Job>, why: &str| {
+        // First, so that no job is placed here while the others are told.
+        state.alive.store(false, Ordering::SeqCst);
         for (_, mut j) in jobs.drain() {
+            state.release();
             if let Some(tx) = j.exit.take() {
                 let _ = tx.send(Outcome::Lost(why.to_string()));
             }
@@ -227,7 +163,7 @@ pub(crate) fn run(
             match rx.try_recv() {
                 Ok(cmd) => {
                     busy = true;
-                    if let Err(e) = command(&session, cmd, &mut jobs, &mut next_id) {
+                    if let Err(e) = command(&session, cmd, &mut jobs, &mut next_id, state) {
                         lost(&mut jobs, &e);
                         break 'outer;
                     }
@@ -275,6 +211,8 @@ pub(crate) fn run(
                     w.pending.extend_from_slice(format!("-{pgid}\n").as_bytes());
                 }
                 let info = exit_of(&session, &mut job.channel);
+                drop(job.channel);
+                state.release();
                 if let Some(tx) = job.exit.take() {
                     let _ = tx.send(Outcome::Exited(info));
                 }
@@ -295,6 +233,12 @@ pub(crate) fn run(
                 break;
             }
         }
+        if !jobs.is_empty() || state.jobs.load(Ordering::SeqCst) > 0 {
+            idle_since = Instant::now();
+        } else if idle_since.elapsed() >= IDLE_CLOSE && state.close_if_spare() {
+            // A job placed here meanwhile finds its command dropped and is placed again.
+            break;
+        }
         if !busy {
             let mut pfd = libc::pollfd {
                 fd: poller.as_raw_fd(),
@@ -305,7 +249,7 @@ pub(crate) fn run(
             unsafe { libc::poll(&mut pfd, 1, i32::try_from(IDLE.as_millis()).unwrap_or(10)) };
         }
     }
-    alive.store(false, Ordering::SeqCst);
+    state.closed();
 }
 
 fn is_would_block(e: &ssh2::Error) -> bool {
@@ -329,6 +273,7 @@ fn command(
     cmd: Cmd,
     jobs: &mut HashMap<u64, Job>,
     next_id: &mut u64,
+    state: &LinkState,
 ) -> Result<(), String> {
     match cmd {
         Cmd::Spawn {
@@ -368,7 +313,16 @@ fn command(
                     let _ = reply.send(Ok(*next_id));
                 }
                 Err(e) => {
-                    let _ = reply.send(Err(format!("cannot start the remote command: {e}")));
+                    state.release();
+                    if matches!(e.code(), ssh2::ErrorCode::Session(CHANNEL_FAILURE)) {
+                        // Full: no job goes here until one of its jobs ends.
+                        state.refused.store(true, Ordering::SeqCst);
+                        let _ = reply.send(Err(SpawnFailure::Full));
+                        return Ok(());
+                    }
+                    let _ = reply.send(Err(SpawnFailure::Failed(format!(
+                        "cannot start the remote command: {e}"
+                    ))));
                     if matches!(e.code(), ssh2::ErrorCode::Session(-7 | -43 | -13)) {
                         return Err(e.to_string());
                     }

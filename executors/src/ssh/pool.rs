@@ -1,0 +1,299 @@
+//! The connections to one host: as many as its jobs need, up to `max_connections`.
+//!
+//! An sshd allows a limited number of channels per connection (OpenSSH's `MaxSessions`, 10 by
+//! default). Each connection runs its own watchdog on one channel and keeps one more free for
+//! the short commands that kill jobs (so that a kill never finds its connection full); the rest
+//! carry jobs. A job goes to the first live connection with a free channel; when there is none
+//! another connection is opened, up to the limit; beyond it the spawn answers "no capacity" and
+//! the job waits in the queue until a job ends ([`Freed`]).
+//!
+//! A server whose real limit is lower than configured refuses a channel ("Channel open
+//! failure"): that connection then counts as full until one of its jobs ends.
+//!
+//! A connection that has carried no job for a minute closes, unless it is the host's last.
+//!
+//! Connection failures back off (1 s, doubling up to 30 s): while a host is known to be down,
+//! `execute` fails at once with the last error instead of waiting for another timeout.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::SshHost;
+use super::conn::{self, Cmd};
+use super::connect;
+use crate::SpawnError;
+
+/// Channels of each connection not available to jobs: the watchdog's, and one for kills.
+const RESERVED_CHANNELS: usize = 2;
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What a connection thread shares with the pool.
+pub(crate) struct LinkState {
+    /// The thread is running and its connection is usable.
+    pub alive: AtomicBool,
+    /// Job channels open or being opened on the connection.
+    pub jobs: AtomicUsize,
+    /// The server refused a channel: full until one of its jobs ends.
+    pub refused: AtomicBool,
+    /// Told whenever a channel frees up or the connection ends.
+    pub freed: Arc<Freed>,
+    /// Live connections to the host (this one counted until it closes).
+    pub open: Arc<AtomicUsize>,
+    /// This connection was taken off `open` already.
+    uncounted: AtomicBool,
+}
+
+impl LinkState {
+    /// A job's channel is gone (ended, lost, or never opened).
+    pub fn release(&self) {
+        self.jobs.fetch_sub(1, Ordering::SeqCst);
+        self.refused.store(false, Ordering::SeqCst);
+        self.freed.bump();
+    }
+
+    /// Marks an idle connection closed if it is not the host's last. Returns whether it was.
+    pub fn close_if_spare(&self) -> bool {
+        let spare = self
+            .open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n > 1).then_some(n - 1)
+            })
+            .is_ok();
+        if spare {
+            self.uncounted.store(true, Ordering::SeqCst);
+            self.alive.store(false, Ordering::SeqCst);
+        }
+        spare
+    }
+
+    /// The connection thread has ended.
+    pub fn closed(&self) {
+        self.alive.store(false, Ordering::SeqCst);
+        if !self.uncounted.swap(true, Ordering::SeqCst) {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.freed.bump();
+    }
+}
+
+/// A generation counter of freed capacity, with a way to wait for it to change.
+#[derive(Default)]
+pub(crate) struct Freed {
+    generation: AtomicU64,
+    notify: Notify,
+}
+
+impl Freed {
+    pub fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the generation differs from `seen`.
+    pub async fn changed_since(&self, seen: u64) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.generation() != seen {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One connection: its thread's queue and shared state.
+pub(crate) struct Link {
+    pub tx: Sender<Cmd>,
+    pub state: Arc<LinkState>,
+}
+
+#[derive(Default)]
+struct Links {
+    live: Vec<Arc<Link>>,
+    /// Connections being opened (counted against the limit).
+    connecting: usize,
+    /// The last connection failure: until when not to try again, the error, the next backoff.
+    down: Option<(Instant, String, Duration)>,
+}
+
+pub(crate) struct Pool {
+    host: SshHost,
+    links: Mutex<Links>,
+    /// Told when a connection attempt ends.
+    opened: Condvar,
+    pub freed: Arc<Freed>,
+    /// Live connections (see [`LinkState::close_if_spare`]).
+    open: Arc<AtomicUsize>,
+}
+
+impl Pool {
+    pub fn new(host: SshHost) -> Self {
+        Self {
+            host,
+            links: Mutex::new(Links::default()),
+            opened: Condvar::new(),
+            freed: Arc::new(Freed::default()),
+            open: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn host(&self) -> &SshHost {
+        &self.host
+    }
+
+    fn per_connection(&self) -> usize {
+        self.host
+            .max_sessions
+            .saturating_sub(RESERVED_CHANNELS)
+            .max(1)
+    }
+
+    fn links(&self) -> std::sync::MutexGuard<'_, Links> {
+        // Every critical section leaves the lists consistent.
+        self.links.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection with a channel reserved for one job (release it through its state if the
+    /// job does not start). Blocks while connecting: call it off the async runtime's threads.
+    pub fn place(&self) -> Result<Arc<Link>, SpawnError> {
+        let per = self.per_connection();
+        // Connections open one at a time: a burst of jobs waits for the connection being
+        // opened (it may have room for them) instead of opening one each, and a host that is
+        // down is not tried by every job at once.
+        let deadline = Instant::now() + self.host.connect_timeout * 3 + Duration::from_secs(5);
+        {
+            let mut links = self.links();
+            loop {
+                links.live.retain(|l| l.state.alive.load(Ordering::SeqCst));
+                if let Some(link) = Self::room(&links, per) {
+                    return Ok(link);
+                }
+                if links.connecting == 0 {
+                    break;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(SpawnError::Unavailable(format!(
+                        "timed out waiting for a connection to {}",
+                        self.host.name
+                    )));
+                }
+                links = self
+                    .opened
+                    .wait_timeout(links, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            let open = links.live.len() + links.connecting;
+            if open >= self.host.max_connections {
+                return Err(self.full(open));
+            }
+            if let Some((until, why, _)) = &links.down
+                && Instant::now() < *until
+            {
+                if links.live.is_empty() {
+                    let left = until.saturating_duration_since(Instant::now());
+                    return Err(SpawnError::Unavailable(format!(
+                        "{why} (the host is not tried again for {}s)",
+                        left.as_secs() + 1
+                    )));
+                }
+                // Connections are up but full: wait for a channel rather than fail.
+                return Err(self.full(open));
+            }
+            links.connecting += 1;
+        }
+        let opened = self.open();
+        let mut links = self.links();
+        links.connecting -= 1;
+        self.opened.notify_all();
+        match opened {
+            Ok(link) => {
+                links.down = None;
+                link.state.jobs.fetch_add(1, Ordering::SeqCst);
+                links.live.push(Arc::clone(&link));
+                Ok(link)
+            }
+            Err(e) => {
+                let backoff = links.down.as_ref().map_or(FIRST_BACKOFF, |d| d.2);
+                links.down = Some((
+                    Instant::now() + backoff,
+                    e.clone(),
+                    (backoff * 2).min(MAX_BACKOFF),
+                ));
+                if links
+                    .live
+                    .iter()
+                    .any(|l| l.state.alive.load(Ordering::SeqCst))
+                {
+                    tracing::warn!(host = %self.host.name, "cannot open another connection: {e}");
+                    Err(self.full(links.live.len()))
+                } else {
+                    Err(SpawnError::Unavailable(e))
+                }
+            }
+        }
+    }
+
+    /// A live connection with a free channel, reserved.
+    fn room(links: &Links, per: usize) -> Option<Arc<Link>> {
+        links.live.iter().find_map(|l| {
+            let s = &l.state;
+            if s.refused.load(Ordering::SeqCst) {
+                return None;
+            }
+            s.jobs
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < per).then_some(n + 1)
+                })
+                .ok()
+                .map(|_| Arc::clone(l))
+        })
+    }
+
+    fn full(&self, open: usize) -> SpawnError {
+        SpawnError::NoCapacity(format!(
+            "{} connection(s) to {} carry {} job(s) each (max_connections, max_sessions)",
+            open,
+            self.host.name,
+            self.per_connection()
+        ))
+    }
+
+    /// Opens a connection and starts its thread.
+    fn open(&self) -> Result<Arc<Link>, String> {
+        let connected = connect::connect(&self.host).map_err(|e| e.to_string())?;
+        let (tx, rx) = channel();
+        let state = Arc::new(LinkState {
+            alive: AtomicBool::new(true),
+            jobs: AtomicUsize::new(0),
+            refused: AtomicBool::new(false),
+            freed: Arc::clone(&self.freed),
+            open: Arc::clone(&self.open),
+            uncounted: AtomicBool::new(false),
+        });
+        // Counted before the thread starts: it may close (and uncount) at once.
+        self.open.fetch_add(1, Ordering::SeqCst);
+        let thread_state = Arc::clone(&state);
+        let keepalive = self.host.keepalive;
+        std::thread::Builder::new()
+            .name(format!("ssh-{}", self.host.name))
+            .spawn(move || conn::run(connected, rx, &thread_state, keepalive))
+            .map_err(|e| {
+                state.closed();
+                format!("cannot start the connection thread: {e}")
+            })?;
+        Ok(Arc::new(Link { tx, state }))
+    }
+}

@@ -1,0 +1,132 @@
+//! Control over one remote job: stdin, and killing its process group from another channel of
+//! the same connection.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::conn::Cmd;
+use crate::{BoxFuture, ControlError, Process, StdinError};
+
+pub(crate) struct SshProcess {
+    pub id: u64,
+    /// The queue of the connection the job runs on.
+    pub tx: Mutex<Sender<Cmd>>,
+    pub pgid: Arc<AtomicI64>,
+    pub stdin_open: AtomicBool,
+    pub host: String,
+}
+
+impl SshProcess {
+    fn send(&self, cmd: Cmd) -> Result<(), String> {
+        self.tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(cmd)
+            .map_err(|_| format!("the connection to {} is gone", self.host))
+    }
+
+    async fn exec(&self, command: String) -> Result<i32, String> {
+        let (done, rx) = oneshot::channel();
+        self.send(Cmd::Exec { command, done })?;
+        tokio::time::timeout(Duration::from_secs(15), rx)
+            .await
+            .map_err(|_| "the host did not answer".to_string())?
+            .map_err(|_| "the connection closed".to_string())?
+    }
+
+    /// Whether any process of the job's group is left on the host.
+    async fn group_alive(&self, pgid: i64) -> Result<bool, String> {
+        Ok(self.exec(format!("kill -0 -{pgid} 2>/dev/null")).await? == 0)
+    }
+}
+
+impl Process for SshProcess {
+    fn pid(&self) -> Option<u32> {
+        u32::try_from(self.pgid.load(Ordering::SeqCst))
+            .ok()
+            .filter(|p| *p > 0)
+    }
+
+    fn accepts_stdin(&self) -> bool {
+        self.stdin_open.load(Ordering::SeqCst)
+    }
+
+    fn write_stdin<'a>(&'a self, data: &'a [u8]) -> BoxFuture<'a, Result<(), StdinError>> {
+        Box::pin(async move {
+            if !self.accepts_stdin() {
+                return Err(StdinError::Closed);
+            }
+            let (done, rx) = oneshot::channel();
+            self.send(Cmd::Stdin {
+                id: self.id,
+                data: data.to_vec(),
+                done,
+            })
+            .map_err(|e| StdinError::Broken(std::io::Error::other(e)))?;
+            rx.await
+                .map_err(|_| StdinError::Broken(std::io::Error::other("the connection closed")))?
+                .map_err(|e| StdinError::Broken(std::io::Error::other(e)))
+        })
+    }
+
+    fn close_stdin(&self) -> BoxFuture<'_, Result<(), StdinError>> {
+        Box::pin(async move {
+            if !self.stdin_open.swap(false, Ordering::SeqCst) {
+                return Err(StdinError::Closed);
+            }
+            let _ = self.send(Cmd::CloseStdin { id: self.id });
+            Ok(())
+        })
+    }
+
+    fn kill_tree(&self, signal: i32, grace: Duration) -> BoxFuture<'_, Result<(), ControlError>> {
+        Box::pin(async move {
+            // The group id arrives with the job's first stderr line: wait briefly for it.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let pgid = loop {
+                let p = self.pgid.load(Ordering::SeqCst);
+                if p > 0 {
+                    break p;
+                }
+                if Instant::now() >= deadline {
+                    return Err(ControlError::Signal(
+                        "the remote job never reported its process group".into(),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let err = |e: String| ControlError::Signal(e);
+            // Numeric signals and no `--`: dash, a common login shell, refuses both otherwise.
+            let cont = nix::sys::signal::Signal::SIGCONT as i32;
+            self.exec(format!(
+                "kill -{signal} -{pgid} 2>/dev/null; kill -{cont} -{pgid} 2>/dev/null; true"
+            ))
+            .await
+            .map_err(err)?;
+            let until = Instant::now() + grace;
+            while Instant::now() < until {
+                if !self.group_alive(pgid).await.map_err(err)? {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            for _ in 0..20 {
+                self.exec(format!("kill -9 -{pgid} 2>/dev/null; true"))
+                    .await
+                    .map_err(err)?;
+                if !self.group_alive(pgid).await.map_err(err)? {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(ControlError::Survivors(
+                1,
+                vec![u32::try_from(pgid).unwrap_or(0)],
+            ))
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! Many jobs on one host over a stock sshd (`MaxSessions 10`): connections opened as needed,
+//! jobs queued beyond the limits, and one connection's loss taking only its own jobs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::fixture::{Sshd, children_of, descends_from};
+use crate::support::*;
+
+/// `[hosts.NAME]` for the fixture's sshd, with `extra` settings.
+pub(super) fn entry(sshd: &Sshd, name: &str, extra: &str) -> String {
+    format!(
+        "[hosts.{name}]\naddress = \"127.0.0.1\"\nport = {}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nkeepalive = 1\nconnect_timeout = 5\n{extra}\n",
+        sshd.port,
+        sshd.path("user_key").display(),
+        sshd.path("known_hosts").display()
+    )
+}
+
+async fn server(sshd: &Sshd, config: &str) -> Arc<Server> {
+    let path = sshd.path("fleet.toml");
+    std::fs::write(&path, config).unwrap();
+    Arc::new(Server::start_with(&["--config", path.to_str().unwrap()]).await)
+}
+
+/// Starts `n` jobs at once; `command(i)` is job i's. Returns the `execute` replies, in order.
+async fn start_many(
+    s: &Arc<Server>,
+    n: usize,
+    host: &str,
+    command: impl Fn(usize) -> String,
+) -> Vec<Value> {
+    let starts = (0..n).map(|i| {
+        let s = Arc::clone(s);
+        let args = json!({"command": command(i), "host": host});
+        async move { s.ok("execute", args).await }
+    });
+    futures::future::join_all(starts).await
+}
+
+fn ids(replies: &[Value]) -> Vec<String> {
+    replies
+        .iter()
+        .map(|r| r["job_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every job ended `exited` with its own exit code and output.
+async fn check_each(s: &Server, ids: &[String]) {
+    let r = s
+        .ok("wait", json!({"job_ids": ids, "timeout": 120, "lines": 0}))
+        .await;
+    assert_eq!(r["done"], true, "{r}");
+    for (i, id) in ids.iter().enumerate() {
+        let st = s.ok("status", json!({"job_id": id})).await;
+        assert_eq!(st["state"], "exited", "job {i}: {st}");
+        assert_eq!(st["exit_code"], i % 7, "job {i}: {st}");
+        let out = s.ok("output", json!({"job_id": id})).await;
+        assert_eq!(out["text"], format!("job-{i}\n"), "job {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_jobs_on_a_stock_sshd_all_run() {
+    let sshd = Sshd::start_with("");
+    let s = server(&sshd, &entry(&sshd, "box", "")).await;
+    // 4 connections (the default) of 10 sessions, less the watchdog's and the kills': 32 run,
+    // the others wait for them.
+    let replies = start_many(&s, 40, "box", |i| {
+        format!("echo job-{i}; sleep 1; exit {}", i % 7)
+    })
+    .await;
+    for r in &replies {
+        let state = r["state"].as_str().unwrap();
+        assert!(state == "running" || state == "queued", "{r}");
+    }
+    let queued = replies.iter().filter(|r| r["state"] == "queued").count();
+    assert!(
+        queued >= 8,
+        "{queued} queued: 40 cannot all run on 4 connections"
+    );
+    let sessions = sshd.sessions().len();
+    assert!((1..=4).contains(&sessions), "{sessions} connections");
+    check_each(&s, &ids(&replies)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_jobs_run_at_once_on_enough_connections() {
+    let sshd = Sshd::start_with("");
+    let s = server(&sshd, &entry(&sshd, "box", "max_connections = 6")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    // Each job waits until all forty have started: they can only end if they ran together.
+    let replies = start_many(&s, 40, "box", |i| {
+        format!(
+            "touch {d}/{i}; for k in $(seq 600); do [ $(ls {d} | wc -l) -ge 40 ] && break; sleep 0.05; done; \
+[ $(ls {d} | wc -l) -ge 40 ] || exit 99; echo job-{i}; exit {}",
+            i % 7
+        )
+    })
+    .await;
+    assert!(
+        replies.iter().all(|r| r["state"] == "running"),
+        "{replies:?}"
+    );
+    check_each(&s, &ids(&replies)).await;
+    assert!(sshd.sessions().len() <= 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limits_queue_jobs_and_none_fails() {
+    let sshd = Sshd::start_with("");
+    let config =
+        entry(&sshd, "one", "max_connections = 1") + &entry(&sshd, "three", "max_concurrent = 3");
+    let s = server(&sshd, &config).await;
+    let one = start_many(&s, 12, "one", |i| {
+        format!("echo job-{i}; sleep 1; exit {}", i % 7)
+    })
+    .await;
+    let three = start_many(&s, 6, "three", |i| {
+        format!("echo job-{i}; sleep 1; exit {}", i % 7)
+    })
+    .await;
+    let queued = |r: &[Value]| r.iter().filter(|r| r["state"] == "queued").count();
+    assert_eq!(queued(&one), 4, "8 channels on the one connection: {one:?}");
+    // A job waiting for a channel leaves the queue when killed, and never runs.
+    let never = tempfile::tempdir().unwrap();
+    let ran = never.path().join("ran");
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": format!("touch {}", ran.display()), "host": "one"}),
+        )
+        .await;
+    assert_eq!(r["state"], "queued", "{r}");
+    let k = s.ok("kill", json!({"job_id": r["job_id"]})).await;
+    assert_eq!(k["state"], "killed", "{k}");
+    assert_eq!(queued(&three), 3, "max_concurrent = 3: {three:?}");
+    assert!(sshd.sessions().len() <= 2, "one connection per host");
+    check_each(&s, &ids(&one)).await;
+    check_each(&s, &ids(&three)).await;
+    assert!(!ran.exists(), "a job killed in the queue ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_takes_only_its_own_jobs() {
+    let sshd = Sshd::start_with("");
+    let s = server(&sshd, &entry(&sshd, "box", "")).await;
+    let mark = Marker::new("per-connection");
+    let env = mark.env();
+    let replies = start_many(&s, 12, "box", |_| {
+        format!("E2E_MARK={} sleep 1000", env["E2E_MARK"].as_str().unwrap())
+    })
+    .await;
+    let ids = ids(&replies);
+    // Each job's remote process group leader, reported once it started.
+    let mut pids = Vec::new();
+    for id in &ids {
+        let mut pid = None;
+        for _ in 0..200 {
+            let st = s.ok("status", json!({"job_id": id})).await;
+            if let Some(p) = st["pid"].as_i64() {
+                pid = Some(p as i32);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        pids.push(pid.unwrap_or_else(|| panic!("{id} never reported its process")));
+    }
+    let sessions = sshd.sessions();
+    assert_eq!(
+        sessions.len(),
+        2,
+        "8 jobs on the first connection, 4 on the second"
+    );
+    let victim = sessions[0];
+    let doomed: Vec<bool> = pids.iter().map(|p| descends_from(*p, victim)).collect();
+    let n = doomed.iter().filter(|d| **d).count();
+    assert!(n == 8 || n == 4, "{n} jobs under the killed connection");
+    // The connection's sshd processes (with privilege separation, a monitor and its child;
+    // for root here, one), not the session processes under them: the watchdog must live to see
+    // its connection go.
+    let sshd_process =
+        |p: &i32| std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with(b"sshd"));
+    let mut victims: Vec<i32> = children_of(victim)
+        .into_iter()
+        .filter(sshd_process)
+        .collect();
+    victims.push(victim);
+    for p in victims {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    }
+    for (id, doomed) in ids.iter().zip(&doomed) {
+        if *doomed {
+            let st = s.wait_end(id, 30).await;
+            assert_eq!(st["state"], "lost", "{st}");
+        }
+    }
+    for (id, doomed) in ids.iter().zip(&doomed) {
+        if !doomed {
+            let st = s.ok("status", json!({"job_id": id})).await;
+            assert_eq!(
+                st["state"], "running",
+                "the other connection's jobs go on: {st}"
+            );
+        }
+    }
+    // The host is still usable: a new job goes to the surviving connection (or a new one).
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "echo again", "host": "box", "wait": 20}),
+        )
+        .await;
+    assert_eq!(r["tail"], "again\n", "{r}");
+    for (id, doomed) in ids.iter().zip(&doomed) {
+        if !doomed {
+            let st = s.ok("kill", json!({"job_id": id, "grace_ms": 500})).await;
+            assert_eq!(st["state"], "killed", "{st}");
+        }
+    }
+    // The lost connection's watchdog took its jobs' processes with it.
+    assert!(
+        eventually(Duration::from_secs(10), || mark.alive().is_empty()).await,
+        "left on the host: {:?}",
+        mark.alive()
+            .iter()
+            .map(|p| (
+                *p,
+                std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default(),
+                super::fixture::parent_of(*p)
+            ))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_refuses_channels_is_full() {
+    // The config claims more sessions than the sshd allows (10): the tenth channel is refused
+    // ("Channel open failure"), and the job goes to a new connection instead of failing.
+    let sshd = Sshd::start_with("");
+    let s = server(&sshd, &entry(&sshd, "box", "max_sessions = 40")).await;
+    let replies = start_many(&s, 14, "box", |i| {
+        format!("echo job-{i}; sleep 1; exit {}", i % 7)
+    })
+    .await;
+    assert!(
+        replies.iter().all(|r| r["state"] == "running"),
+        "{replies:?}"
+    );
+    assert_eq!(
+        sshd.sessions().len(),
+        2,
+        "a second connection took the rest"
+    );
+    check_each(&s, &ids(&replies)).await;
+}
+
+#[tokio::test]
+async fn a_host_that_is_down_fails_fast_and_holds_up_no_other() {
+    let sshd = Sshd::start_with("");
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = down.local_addr().unwrap().port();
+    drop(down);
+    let config = entry(&sshd, "box", "")
+        + &format!(
+            "[hosts.down]\naddress = \"127.0.0.1\"\nport = {port}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
+            sshd.path("user_key").display(),
+            sshd.path("known_hosts").display()
+        );
+    let s = server(&sshd, &config).await;
+    let e = s
+        .err("execute", json!({"command": "true", "host": "down"}))
+        .await;
+    assert!(e.contains("cannot connect"), "{e}");
+    let t = std::time::Instant::now();
+    let e = s
+        .err("execute", json!({"command": "true", "host": "down"}))
+        .await;
+    assert!(e.contains("not tried again"), "backs off: {e}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "echo up", "host": "box", "wait": 20}),
+        )
+        .await;
+    assert_eq!(r["tail"], "up\n");
+}
