@@ -9,6 +9,7 @@ mod check;
 mod control;
 mod execute;
 mod interact;
+mod output_reply;
 mod overview;
 pub mod params;
 pub mod progress;

@@ -35,6 +35,10 @@ pub struct ExecuteParams {
     /// Run under a pseudo-terminal (for programs that need a tty; stdout and stderr merge).
     #[serde(default)]
     pub pty: Option<bool>,
+    /// Send stderr into stdout (`2>&1`): one stream in exact write order (two pipes can
+    /// reorder buffered writers).
+    #[serde(default)]
+    pub merge_stderr: Option<bool>,
     /// Text for the job's stdin at start, then end of file (unless `keep_stdin_open`).
     #[serde(default)]
     pub stdin: Option<String>,
@@ -65,12 +69,21 @@ pub struct OutputParams {
     /// Cursor to read from (a `next` or `cursor` value from an earlier call). Default 0: the start.
     #[serde(default)]
     pub since: Option<u64>,
+    /// Or the 1-based line of `stream` to read from (not with `since`).
+    #[serde(default)]
+    pub line: Option<u64>,
+    /// Read this many lines (at most 10000), not with `grep`.
+    #[serde(default)]
+    pub lines: Option<u64>,
     /// Most bytes of text to return (default 16384, at most 1048576).
     #[serde(default)]
     pub max_bytes: Option<u64>,
-    /// Regex: return only matching lines, with their line numbers.
+    /// Regex: return only matching lines, each with its line number and cursor.
     #[serde(default)]
     pub grep: Option<String>,
+    /// With `grep`: lines shown before and after each match (at most 50).
+    #[serde(default)]
+    pub context: Option<u64>,
     /// Keep ANSI escapes and carriage returns as the job wrote them.
     #[serde(default)]
     pub raw: Option<bool>,
