@@ -29,7 +29,7 @@ impl JobServer {
     }
 
     #[tool(
-        description = "Read a job's output from a cursor (`since`, then `next`) or a `line`, or search it with `grep` (a regex: matching lines with line numbers and cursors, `context` lines around). Reads never consume.",
+        description = "Read a job's output from a cursor (`since`, then `next`) or a `line`, or `grep` it (regex: matching lines with numbers and cursors). Reads never consume.",
         output_schema = schema_for_output::<OutputReply>(),
         annotations(read_only_hint = true)
     )]
