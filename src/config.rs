@@ -69,6 +69,8 @@ pub mod bounds {
     pub const DEFAULT_LIST: usize = 100;
     /// Most matches one `output` with `grep` returns.
     pub const MAX_MATCHES: usize = 1000;
+    /// Most lines of `grep` context on each side of a match.
+    pub const MAX_CONTEXT: u64 = 50;
 }
 
 /// The config file, as written.

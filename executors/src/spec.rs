@@ -21,6 +21,9 @@ pub struct JobSpec {
     pub clear_env: bool,
     /// Run under a pseudo-terminal (stdout and stderr then arrive merged, as stdout).
     pub pty: bool,
+    /// Send stderr to the stdout pipe (`2>&1`): one stream, in the exact order of the job's
+    /// writes, all of it arriving as stdout. (A pty merges them anyway.)
+    pub merge_stderr: bool,
     /// Keep a pipe to the job's stdin open (otherwise stdin is `/dev/null`). Always open with a pty.
     pub stdin: bool,
     /// A marker the executor attaches to every process of the job (inherited by descendants), so

@@ -43,6 +43,8 @@ pub struct JobRequest {
     pub host: String,
     pub timeout: Option<Duration>,
     pub pty: bool,
+    /// stderr goes to the stdout pipe (`2>&1`): one stream in the job's own write order.
+    pub merge_stderr: bool,
     /// Text written to stdin at start.
     pub stdin: Option<String>,
     /// Keep stdin open after `stdin` was written (for `interact`).

@@ -269,6 +269,7 @@ impl JobManager {
             cwd: Some(vetted.cwd.clone()),
             label: job.request.label.clone(),
             pty: job.request.pty,
+            merge_stderr: job.request.merge_stderr,
             rule: job.rule.clone(),
             created_at: job.created.wall,
             // This run's: the reader derives the log's path from its own directory and the id.
@@ -437,6 +438,7 @@ impl JobManager {
             env,
             clear_env,
             pty: r.pty,
+            merge_stderr: r.merge_stderr,
             stdin: job.stdin_allowed(),
             tag: format!("{}:{}", self.instance, job.id),
             sandbox: sandbox_spec,

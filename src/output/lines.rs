@@ -5,9 +5,20 @@
 use std::collections::VecDeque;
 use std::io;
 
-use super::reader::Segments;
+use super::reader::{Segment, Segments};
 use super::runs::{Select, Tag};
 use super::store::OutputStore;
+
+/// Where a line starts, by its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineAt {
+    /// The cursor of the line's first byte.
+    Start(u64),
+    /// The log cap dropped the line; lines from `first_kept` on are stored.
+    Dropped { first_kept: u64 },
+    /// The output has no such line (yet): it has `lines` lines.
+    Past { lines: u64 },
+}
 
 /// Distance between line-count checkpoints.
 const CHECKPOINT_EVERY: u64 = 1 << 20;
@@ -172,6 +183,88 @@ impl OutputStore {
         })
     }
 
+    /// Where line `n` (1-based) of `select` starts: a cursor that reads from that line on.
+    pub fn line_start(&self, n: u64, select: Select) -> io::Result<LineAt> {
+        self.ensure_indexed()?;
+        // The line starts after the (n-1)th newline of the selection.
+        let want = n.saturating_sub(1);
+        let (from, mut seen, total, tail_start, last) = {
+            let inner = self.lock();
+            let idx = select.index();
+            let have = inner.lines.counts[idx];
+            // The line after the last newline: there only if bytes of the selection follow.
+            let last = have == want && n > 1;
+            if have < want {
+                return Ok(LineAt::Past { lines: have });
+            }
+            let (head_end, tail_start) = (inner.head_end(), inner.tail_start());
+            // The last checkpoint at or before the line, in a stored region: from there on
+            // every byte up to the line is stored (or the walk meets the cap's gap).
+            let tail = inner.lines.tail.iter().rev().find(|c| c.pos >= tail_start);
+            let tail = tail.filter(|c| c.lines[idx] <= want);
+            let mut head = inner.lines.head.iter().rev();
+            let head = head.find(|c| c.pos < head_end && c.lines[idx] <= want);
+            match tail.or(head) {
+                Some(c) => (c.pos, c.lines[idx], inner.total, tail_start, last),
+                None => (0, 0, inner.total, tail_start, last),
+            }
+        };
+        let found = |pos: u64| {
+            if !last {
+                return LineAt::Start(pos);
+            }
+            let mut rest = Segments::new(self, select, pos, total);
+            let mut probe = [0u8; 1];
+            let more = loop {
+                match rest.next_to(&mut probe) {
+                    Ok(Some(Segment::Read { len, .. })) if len > 0 => break true,
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break false,
+                }
+            };
+            if !more {
+                LineAt::Past { lines: want }
+            } else {
+                LineAt::Start(pos)
+            }
+        };
+        if want == seen {
+            return Ok(found(from));
+        }
+        let mut segments = Segments::new(self, select, from, total);
+        let mut buf = Vec::new();
+        let mut restarted = false;
+        loop {
+            buf.clear();
+            let Some(segment) = segments.next_into(&mut buf, CHECKPOINT_EVERY as usize)? else {
+                return Ok(LineAt::Past { lines: seen });
+            };
+            match segment {
+                Segment::Read { start, at, .. } if at == start => {
+                    let left = usize::try_from(want - seen).unwrap_or(usize::MAX);
+                    match memchr::memchr_iter(b'\n', &buf).nth(left - 1) {
+                        Some(i) => return Ok(found(at + i as u64 + 1)),
+                        None => seen += memchr::memchr_iter(b'\n', &buf).count() as u64,
+                    }
+                }
+                // The cap dropped the bytes where the line starts, or they were overwritten
+                // while read: count again from the stored tail, if the line is there.
+                Segment::Omitted { .. } | Segment::Read { .. } => {
+                    let before_tail = self.lines_before(tail_start, select)?;
+                    if want <= before_tail || restarted {
+                        return Ok(LineAt::Dropped {
+                            first_kept: before_tail + 2,
+                        });
+                    }
+                    restarted = true;
+                    seen = before_tail;
+                    segments = Segments::new(self, select, tail_start, total);
+                }
+                Segment::Other { .. } | Segment::Unknown { .. } => {}
+            }
+        }
+    }
+
     fn count_newlines(&self, lo: u64, hi: u64, select: Select) -> io::Result<u64> {
         let mut count = 0u64;
         let mut pos = lo;
@@ -240,5 +333,38 @@ mod tests {
         // 4 bytes per line: position 3996 starts line 1000 (0-based 999).
         assert_eq!(s.lines_before(3996, Select::Combined).expect("count"), 999);
         assert_eq!(s.lines_before(8, Select::Combined).expect("count"), 2);
+    }
+
+    #[test]
+    fn lines_are_found_by_number_in_each_stream_and_past_the_cap() {
+        let (_d, s) = temp_store(1 << 20, 8);
+        s.append(Stream::Stdout, b"o1\no2\n");
+        s.append(Stream::Stderr, b"e1\n");
+        s.append(Stream::Stdout, b"o3\n");
+        let at = |n, select| s.line_start(n, select).expect("line");
+        assert_eq!(at(1, Select::Combined), LineAt::Start(0));
+        assert_eq!(at(3, Select::Combined), LineAt::Start(6));
+        // Just after stdout's second newline: a stdout read from there skips stderr's line.
+        assert_eq!(at(3, Select::Stdout), LineAt::Start(6));
+        assert_eq!(at(2, Select::Stderr), LineAt::Past { lines: 1 });
+        assert_eq!(at(9, Select::Combined), LineAt::Past { lines: 4 });
+
+        let (_d, s) = temp_store(64, 8);
+        for i in 0..1000 {
+            s.append(Stream::Stdout, format!("{i:03}\n").as_bytes());
+        }
+        // Kept: the first 32 bytes (lines 1-8) and the last 32 (lines 993-1000).
+        assert_eq!(
+            s.line_start(8, Select::Combined).expect("line"),
+            LineAt::Start(28)
+        );
+        assert_eq!(
+            s.line_start(995, Select::Combined).expect("line"),
+            LineAt::Start(3976)
+        );
+        assert!(matches!(
+            s.line_start(500, Select::Combined).expect("line"),
+            LineAt::Dropped { .. }
+        ));
     }
 }

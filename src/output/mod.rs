@@ -16,6 +16,7 @@ pub mod text;
 pub mod view;
 
 pub use fetch::Piece;
+pub use lines::LineAt;
 pub use reader::{Segment, Segments, read_after_gaps};
 pub use runs::{Select, Tag};
 pub use store::{Extent, OutputStore};

@@ -54,7 +54,22 @@ pub fn read(
     raw: bool,
     ended: bool,
 ) -> io::Result<Chunk> {
-    let total = store.len();
+    read_until(store, since, u64::MAX, select, max_bytes, raw, ended)
+}
+
+/// Like [`read`], stopping at `until` (a line start: what comes before it is complete).
+pub fn read_until(
+    store: &OutputStore,
+    since: u64,
+    until: u64,
+    select: Select,
+    max_bytes: usize,
+    raw: bool,
+    ended: bool,
+) -> io::Result<Chunk> {
+    let len = store.len();
+    let total = until.min(len);
+    let complete = (ended && total == len) || total < len;
     let mut pos = since.min(total);
     let mut bytes: Vec<u8> = Vec::new();
     let mut omitted = 0;
@@ -96,7 +111,7 @@ pub fn read(
             }
         }
     }
-    if !(ended && pos == total) {
+    if !(complete && pos == total) {
         let keep = complete_prefix_len(&bytes);
         let cut = bytes.len() - keep;
         // Only within the last contiguous read (so that `pos` can step back), and never all of

@@ -30,6 +30,7 @@ without running it: every program the command would run, and the rule that decid
                 host: p.host.unwrap_or_else(|| "local".into()),
                 timeout: None,
                 pty: false,
+                merge_stderr: false,
                 stdin: None,
                 keep_stdin_open: false,
                 label: None,

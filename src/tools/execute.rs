@@ -63,6 +63,7 @@ impl JobServer {
                 host: p.host.unwrap_or_else(|| "local".into()),
                 timeout,
                 pty: p.pty.unwrap_or(false),
+                merge_stderr: p.merge_stderr.unwrap_or(false),
                 stdin: p.stdin,
                 keep_stdin_open: p.keep_stdin_open.unwrap_or(false),
                 label: p.label,

@@ -10,6 +10,7 @@ mod control;
 mod discovery;
 mod execute;
 mod interact;
+mod output_reply;
 mod overview;
 pub mod params;
 pub mod progress;

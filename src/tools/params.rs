@@ -32,9 +32,12 @@ pub struct ExecuteParams {
     /// Maximum runtime in seconds; then the job's whole process tree is killed (state `timed_out`).
     #[serde(default)]
     pub timeout: Option<f64>,
-    /// Run under a pseudo-terminal (for programs that need a tty; stdout and stderr merge).
+    /// Run under a pseudo-terminal (stdout and stderr merge).
     #[serde(default)]
     pub pty: Option<bool>,
+    /// stderr into stdout (`2>&1`): one stream, in exact write order.
+    #[serde(default)]
+    pub merge_stderr: Option<bool>,
     /// Text for the job's stdin at start, then end of file (unless `keep_stdin_open`).
     #[serde(default)]
     pub stdin: Option<String>,
@@ -62,15 +65,24 @@ pub struct OutputParams {
     /// `combined` (default), `stdout` or `stderr`.
     #[serde(default)]
     pub stream: Option<StreamName>,
-    /// Cursor to read from (a `next` or `cursor` value from an earlier call). Default 0: the start.
+    /// Cursor to read from (a `next` or `cursor` value). Default 0.
     #[serde(default)]
     pub since: Option<u64>,
+    /// Or the 1-based line to read from.
+    #[serde(default)]
+    pub line: Option<u64>,
+    /// How many lines to read (max 10000).
+    #[serde(default)]
+    pub lines: Option<u64>,
     /// Most bytes of text to return (default 16384, at most 1048576).
     #[serde(default)]
     pub max_bytes: Option<u64>,
-    /// Regex: return only matching lines, with their line numbers.
+    /// Regex: only matching lines, with line numbers and cursors.
     #[serde(default)]
     pub grep: Option<String>,
+    /// Lines around each `grep` match (max 50).
+    #[serde(default)]
+    pub context: Option<u64>,
     /// Keep ANSI escapes and carriage returns as the job wrote them.
     #[serde(default)]
     pub raw: Option<bool>,

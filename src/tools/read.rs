@@ -8,10 +8,12 @@ use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 
 use super::args::*;
+use super::output_reply::{GrepLine, OutputReply};
 use super::params::*;
 use super::replies::*;
 use super::server::{JobServer, guarded};
 use crate::config::bounds;
+use crate::output::LineAt;
 use crate::output::search;
 use crate::output::view;
 
@@ -27,7 +29,7 @@ impl JobServer {
     }
 
     #[tool(
-        description = "Read a job's output from a cursor (`since`, then `next`), or search it with `grep` (a regex: matching lines with line numbers). Reads never consume.",
+        description = "Read a job's output from a cursor (`since`, then `next`) or a `line`, or `grep` it (regex: matching lines with numbers and cursors). Reads never consume.",
         output_schema = schema_for_output::<OutputReply>(),
         annotations(read_only_hint = true)
     )]
@@ -38,8 +40,28 @@ impl JobServer {
             let max = max_bytes(p.max_bytes)?;
             let raw = p.raw.unwrap_or(false);
             let re = pattern(p.grep.as_deref(), "grep")?;
-            let since = p.since.unwrap_or(0);
+            let shape = Shape::of(&p, re.is_some())?;
             let total = job.output.len();
+            let io_err = |e: std::io::Error| format!("cannot read {}'s output: {e}", job.id);
+            let since = match p.line {
+                Some(line) => match job.output.line_start(line, select).map_err(io_err)? {
+                    LineAt::Start(at) => at,
+                    LineAt::Dropped { first_kept } => {
+                        return Err(ToolError::from(format!(
+                            "line {line} of {}'s {stream} output was dropped by the log cap; \
+lines from {first_kept} on are kept",
+                            job.id
+                        )));
+                    }
+                    LineAt::Past { lines } => {
+                        return Err(ToolError::from(format!(
+                            "{}'s {stream} output has {lines} line(s) so far; `line` is {line}",
+                            job.id
+                        )));
+                    }
+                },
+                None => p.since.unwrap_or(0),
+            };
             if since > total {
                 return Err(ToolError::from(format!(
                     "cursor {since} is past the end of {}'s output ({total} bytes so far); use a \
@@ -50,38 +72,44 @@ impl JobServer {
             // Read `ended` before the output, so that `eof` never claims an end that a late
             // write could contradict.
             let ended = job.is_ended();
-            let io_err = |e: std::io::Error| format!("cannot read {}'s output: {e}", job.id);
+            let how = search::Reading {
+                select,
+                max_bytes: max,
+                raw,
+                ended,
+            };
+            let mut line = p.line;
             let (text, matches, next, omitted, remaining) = match re {
                 Some(re) => {
-                    let how = search::Reading {
-                        select,
-                        max_bytes: max,
-                        raw,
-                        ended,
-                    };
                     // A search may scan hundreds of MiB: not on the runtime's threads, which
                     // serve every other call meanwhile.
                     let searched = Arc::clone(&job);
-                    let g = tokio::task::spawn_blocking(move || {
-                        search::grep(&searched.output, since, &re, bounds::MAX_MATCHES, how)
+                    let context = shape.context;
+                    let (found, g) = tokio::task::spawn_blocking(move || {
+                        let out = &searched.output;
+                        let g = search::grep(out, since, &re, bounds::MAX_MATCHES, how)?;
+                        search::with_context(out, g, since, context, how)
                     })
                     .await
                     .map_err(|e| format!("the search of {} failed: {e}", job.id))?
                     .map_err(io_err)?;
-                    let lines: Vec<GrepLine> = g
-                        .matches
-                        .into_iter()
-                        .map(|m| GrepLine {
-                            line: m.line,
-                            text: m.text,
-                        })
-                        .collect();
-                    let text = lines.iter().map(|l| format!("{}\n", l.text)).collect();
-                    (text, Some(lines), g.next, g.omitted, g.remaining)
+                    let found = found.into_iter().map(GrepLine::from).collect();
+                    (String::new(), Some(found), g.next, g.omitted, g.remaining)
                 }
                 None => {
-                    let c =
-                        view::read(&job.output, since, select, max, raw, ended).map_err(io_err)?;
+                    let until = match shape.lines {
+                        Some(n) => {
+                            let first = job.output.lines_before(since, select).map_err(io_err)? + 1;
+                            line = Some(first);
+                            match job.output.line_start(first + n, select).map_err(io_err)? {
+                                LineAt::Start(at) => at,
+                                LineAt::Dropped { .. } | LineAt::Past { .. } => u64::MAX,
+                            }
+                        }
+                        None => u64::MAX,
+                    };
+                    let c = view::read_until(&job.output, since, until, select, max, raw, ended)
+                        .map_err(io_err)?;
                     (c.text, None, c.next, c.omitted, c.remaining)
                 }
             };
@@ -90,6 +118,7 @@ impl JobServer {
                 stream: stream.into(),
                 text,
                 matches,
+                line,
                 since,
                 next,
                 remaining_bytes: remaining,
@@ -140,5 +169,57 @@ impl JobServer {
             })
         })
         .await
+    }
+}
+
+/// What an `output` call reads besides its cursor, checked against each other.
+struct Shape {
+    /// Lines of context around each match.
+    context: usize,
+    /// How many lines to read.
+    lines: Option<u64>,
+}
+
+impl Shape {
+    fn of(p: &OutputParams, grep: bool) -> Result<Self, ToolError> {
+        if p.line.is_some() && p.since.is_some() {
+            return Err("give `since` (a cursor) or `line` (a line number), not both".into());
+        }
+        if p.line == Some(0) {
+            return Err("`line` is 1-based: the first line is 1".into());
+        }
+        let lines = match p.lines {
+            Some(_) if grep => {
+                return Err(
+                    "`lines` reads lines in a row; with `grep`, use `context` for \
+the lines around each match"
+                        .into(),
+                );
+            }
+            Some(0) => return Err("`lines` must be at least 1".into()),
+            Some(n) if n > bounds::MAX_TAIL_LINES as u64 => {
+                return Err(format!(
+                    "`lines` is {n}; at most {} lines are read at once (then continue from \
+`next`)",
+                    bounds::MAX_TAIL_LINES
+                )
+                .into());
+            }
+            n => n,
+        };
+        let context = match p.context {
+            Some(_) if !grep => {
+                return Err("`context` shows lines around `grep` matches: give `grep` too".into());
+            }
+            Some(n) if n > bounds::MAX_CONTEXT => {
+                return Err(format!(
+                    "`context` is {n}; at most {} lines on each side",
+                    bounds::MAX_CONTEXT
+                )
+                .into());
+            }
+            n => usize::try_from(n.unwrap_or(0)).unwrap_or(0),
+        };
+        Ok(Shape { context, lines })
     }
 }

@@ -105,6 +105,9 @@ pub struct JobStatus {
     pub timeout_ms: Option<u64>,
     /// Whether the job runs under a pseudo-terminal.
     pub pty: bool,
+    /// stderr was sent into stdout (`merge_stderr`): all output is in the stdout stream.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub merge_stderr: bool,
     /// Whether `interact` can write to the job now.
     pub stdin_open: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -214,6 +217,7 @@ impl JobStatus {
             duration_ms: phase.duration().map(ms),
             timeout_ms: r.timeout.map(ms),
             pty: r.pty,
+            merge_stderr: r.merge_stderr,
             stdin_open,
             waiting_for_input: waiting.map(InputWaitReply::from),
             output: OutputSizes {
@@ -266,10 +270,15 @@ impl Reply for JobStatus {
             t.push_str(&format!("\npid {pid}"));
         }
         t.push_str(&format!(
-            "\noutput: {} bytes ({} stdout, {} stderr{})",
+            "\noutput: {} bytes ({} stdout, {} stderr{}{})",
             self.output.total_bytes,
             self.output.stdout_bytes,
             self.output.stderr_bytes,
+            if self.merge_stderr {
+                " merged into stdout"
+            } else {
+                ""
+            },
             if self.output.omitted_bytes > 0 {
                 format!(", {} omitted by the log cap", self.output.omitted_bytes)
             } else {
@@ -317,76 +326,6 @@ impl Reply for ExecuteReply {
                 self.status.job_id
             )),
             None => {}
-        }
-        t
-    }
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct GrepLine {
-    /// 1-based line number in the stream read.
-    pub line: u64,
-    /// The text, cleaned (ANSI escapes stripped) unless `raw`.
-    pub text: String,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct OutputReply {
-    /// The job id, e.g. `j3`.
-    pub job_id: String,
-    /// Which output was read: combined, stdout or stderr.
-    pub stream: String,
-    /// The text read (all of it, or only the matching lines' text when `grep` was given).
-    pub text: String,
-    /// Matching lines, when `grep` was given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub matches: Option<Vec<GrepLine>>,
-    /// The cursor this read started at.
-    pub since: u64,
-    /// Cursor to continue from.
-    pub next: u64,
-    /// Bytes (all streams) after `next` available now.
-    pub remaining_bytes: u64,
-    /// Bytes skipped because the log cap dropped them.
-    pub omitted_bytes: u64,
-    /// Whether the job has ended (no more output will come).
-    pub ended: bool,
-    /// Whether everything the job will ever print has been read.
-    pub eof: bool,
-}
-
-impl Reply for OutputReply {
-    fn text(&self) -> String {
-        let mut t = String::new();
-        if self.omitted_bytes > 0 {
-            t.push_str(&format!(
-                "[{} bytes omitted by the log cap]\n",
-                self.omitted_bytes
-            ));
-        }
-        match &self.matches {
-            Some(m) => {
-                for l in m {
-                    t.push_str(&format!("{}: {}\n", l.line, l.text));
-                }
-                if m.is_empty() {
-                    t.push_str("(no matching lines)\n");
-                }
-            }
-            None => t.push_str(&self.text),
-        }
-        if self.remaining_bytes > 0 {
-            t.push_str(&format!(
-                "\n[{} bytes more; continue with since={}]",
-                self.remaining_bytes, self.next
-            ));
-        } else if self.eof {
-            t.push_str("\n[end of output: the job has ended]");
-        } else {
-            t.push_str(&format!(
-                "\n[no more output yet; next cursor {}]",
-                self.next
-            ));
         }
         t
     }

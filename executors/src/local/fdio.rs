@@ -46,68 +46,139 @@ fn register_reader(fd: OwnedFd) -> Option<AsyncFd<OwnedFd>> {
     }
 }
 
-async fn readable(
-    fd: Option<&AsyncFd<OwnedFd>>,
-) -> io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>> {
-    match fd {
-        Some(fd) => fd.readable().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Reads once from a ready descriptor into `sink`. Returns false at end of file. A pty master
-/// reports the end with `EIO` once every slave descriptor is closed: an end of file too.
+/// Reads once from a ready descriptor into `sink`, at most `limit` bytes. Returns the bytes
+/// read (0 when there were none after all), or `None` at end of file. A pty master reports the
+/// end with `EIO` once every slave descriptor is closed: an end of file too.
 fn read_ready(
     guard: io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>>,
     stream: Stream,
     buf: &mut Vec<u8>,
+    limit: usize,
     sink: &dyn OutputSink,
-) -> bool {
+) -> Option<usize> {
     let mut guard = match guard {
         Ok(g) => g,
         Err(e) => {
             tracing::warn!("output descriptor failed: {e}");
-            return false;
+            return None;
         }
     };
     if buf.is_empty() {
         *buf = vec![0; READ_CHUNK];
     }
-    match guard.try_io(|inner| nix::unistd::read(inner.get_ref(), buf).map_err(io::Error::from)) {
-        Ok(Ok(0)) => false,
+    let want = limit.clamp(1, buf.len());
+    match guard.try_io(|inner| {
+        nix::unistd::read(inner.get_ref(), &mut buf[..want]).map_err(io::Error::from)
+    }) {
+        Ok(Ok(0)) => None,
         Ok(Ok(n)) => {
             sink.append(stream, &buf[..n]);
-            true
+            Some(n)
         }
-        Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => false,
-        Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => true,
+        Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => None,
+        Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Some(0),
         Ok(Err(e)) => {
             tracing::warn!("reading job output failed: {e}");
-            false
+            None
         }
-        Err(_would_block) => true,
+        Err(_would_block) => Some(0),
     }
 }
 
-/// Copies a job's stdout and stderr into `sink` until both reach end of file. One task reads
-/// both, in the order the reactor reports them ready (stdout first when both are), so that the
-/// combined stream keeps the order in which the job wrote as closely as two pipes allow.
+/// One of a job's output descriptors, while it is open.
+struct Pipe {
+    fd: AsyncFd<OwnedFd>,
+    stream: Stream,
+    /// Bytes in the pipe known to precede whatever the other pipe holds now: they were there
+    /// when the other pipe was seen empty.
+    owed: usize,
+}
+
+/// Copies a job's stdout and stderr into `sink` until both reach end of file, keeping the order
+/// in which the job wrote them as far as two pipes can tell it.
+///
+/// Two pipes carry no timestamps: all a reader can know is what each holds at the instant it
+/// looks (`FIONREAD`). So one task reads both, and each round looks at both first: bytes in one
+/// pipe while the other is empty were all written before anything the other will get, and are
+/// read as one (big) read, of exactly that many bytes — never the bytes that arrived after the
+/// look, which may follow the other pipe's. Only when both hold bytes written since the last
+/// look is the order unknown; then the pipes take turns, each giving what it held at the look
+/// (whole writes: never a line cut by the other stream's), so neither stream waits behind the
+/// other (reading one pipe dry first put a job's stderr after all of its stdout whenever the
+/// server fell behind). A reader that keeps up sees one pipe at a time,
+/// and the combined stream is then the write order.
 pub(crate) async fn pump(out: Option<OwnedFd>, err: Option<OwnedFd>, sink: Arc<dyn OutputSink>) {
-    let out = out.and_then(register_reader);
-    let err = err.and_then(register_reader);
-    let (mut out_open, mut err_open) = (out.is_some(), err.is_some());
+    let mut pipes: Vec<Pipe> = [(out, Stream::Stdout), (err, Stream::Stderr)]
+        .into_iter()
+        .filter_map(|(fd, stream)| {
+            Some(Pipe {
+                fd: register_reader(fd?)?,
+                stream,
+                owed: 0,
+            })
+        })
+        .collect();
     let mut buf: Vec<u8> = Vec::new();
-    while out_open || err_open {
-        tokio::select! {
-            biased;
-            g = readable(out.as_ref()), if out_open => {
-                out_open = read_ready(g, Stream::Stdout, &mut buf, sink.as_ref());
+    // Which pipe takes the next small step while the order is unknown: they take turns,
+    // stdout first (the stream that usually woke the reader).
+    let mut turn = 1usize;
+    while !pipes.is_empty() {
+        if pipes.len() == 1 {
+            // Nothing to keep in order: big reads.
+            let p = &pipes[0];
+            let guard = p.fd.readable().await;
+            if read_ready(guard, p.stream, &mut buf, READ_CHUNK, sink.as_ref()).is_none() {
+                pipes.clear();
             }
-            g = readable(err.as_ref()), if err_open => {
-                err_open = read_ready(g, Stream::Stderr, &mut buf, sink.as_ref());
+            continue;
+        }
+        std::future::poll_fn(|cx| {
+            if pipes.iter().any(|p| p.fd.poll_read_ready(cx).is_ready()) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        let held = [unread(pipes[0].fd.get_ref()), unread(pipes[1].fd.get_ref())];
+        let (k, limit) = match held {
+            // Nothing held: an end of file, or readiness that is stale (the read clears it).
+            [0, 0] => {
+                let k = usize::from(!is_ready(&pipes[0].fd));
+                (k, READ_CHUNK)
+            }
+            [n, 0] | [0, n] => {
+                turn = 1;
+                let k = usize::from(held[0] == 0);
+                pipes[k].owed = n;
+                pipes[1 - k].owed = 0;
+                (k, n.min(READ_CHUNK))
+            }
+            [a, b] => match (pipes[0].owed, pipes[1].owed) {
+                (n, _) if n > 0 => (0, n.min(a).min(READ_CHUNK)),
+                (_, n) if n > 0 => (1, n.min(b).min(READ_CHUNK)),
+                _ => {
+                    turn = 1 - turn;
+                    (turn, held[turn].min(READ_CHUNK))
+                }
+            },
+        };
+        let p = &mut pipes[k];
+        let guard = p.fd.readable().await;
+        match read_ready(guard, p.stream, &mut buf, limit, sink.as_ref()) {
+            Some(n) => p.owed = p.owed.saturating_sub(n),
+            None => {
+                pipes.remove(k);
             }
         }
     }
+}
+
+/// Whether tokio has seen `fd` ready (without waiting).
+fn is_ready(fd: &AsyncFd<OwnedFd>) -> bool {
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    fd.poll_read_ready(&mut cx).is_ready()
 }
 
 /// The writing end of a job's stdin (a pipe, or the pty master).

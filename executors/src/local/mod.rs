@@ -164,8 +164,13 @@ impl LocalExecutor {
                 (OwnedFd::from(std::fs::File::open("/dev/null")?), None)
             };
             let (o_r, o_w) = pipe()?;
-            let (e_r, e_w) = pipe()?;
-            ([in_r, o_w, e_w], None, in_w, Some(o_r), Some(e_r))
+            if spec.merge_stderr {
+                // One pipe: the kernel keeps the order of the job's writes.
+                ([in_r, o_w.try_clone()?, o_w], None, in_w, Some(o_r), None)
+            } else {
+                let (e_r, e_w) = pipe()?;
+                ([in_r, o_w, e_w], None, in_w, Some(o_r), Some(e_r))
+            }
         };
         let cgroup = self.containment.new_job(&spec.tag).map_err(|e| {
             SpawnError::Io(io::Error::new(
@@ -211,6 +216,25 @@ impl LocalExecutor {
         if let Some(c) = &cgroup {
             prepared.join_cgroup(c.procs.as_raw_fd(), c.dir.as_ref().map(|d| d.as_raw_fd()));
         }
+        // Copies of the output ends, to see whether output is still waiting to be pumped.
+        let mut unread_probes = Vec::new();
+        if spec.stdin || spec.pty {
+            for fd in master.iter().chain(out_r.iter()).chain(err_r.iter()) {
+                unread_probes.push(fd.try_clone()?);
+            }
+        }
+        // The reader runs before the job does: output that piles up in both pipes before
+        // anyone reads it has no order the reader can tell (see `fdio::pump`). Should the
+        // spawn fail, the job's ends close and the reader ends at end of file.
+        let pump = match &master {
+            Some(master) => tokio::spawn(fdio::pump(Some(master.try_clone()?), None, sink)),
+            None => {
+                for fd in out_r.iter().chain(err_r.iter()) {
+                    fdio::grow_pipe(fd);
+                }
+                tokio::spawn(fdio::pump(out_r, err_r, sink))
+            }
+        };
         let registered = match self
             .reaper
             .spawn(|| child::spawn(prepared), self.watcher.as_ref())
@@ -236,26 +260,9 @@ impl LocalExecutor {
         drop(child_stdio);
         let pid = registered.pid;
 
-        // Copies of the output ends, to see whether output is still waiting to be pumped.
-        let mut unread_probes = Vec::new();
-        if spec.stdin || spec.pty {
-            for fd in master.iter().chain(out_r.iter()).chain(err_r.iter()) {
-                unread_probes.push(fd.try_clone()?);
-            }
-        }
-        let (pump, stdin) = match master {
-            Some(master) => {
-                let reader = master.try_clone()?;
-                let pump = tokio::spawn(fdio::pump(Some(reader), None, sink));
-                (pump, Some(fdio::Writer::new(master)?))
-            }
-            None => {
-                for fd in out_r.iter().chain(err_r.iter()) {
-                    fdio::grow_pipe(fd);
-                }
-                let pump = tokio::spawn(fdio::pump(out_r, err_r, sink));
-                (pump, stdin_w.map(fdio::Writer::new).transpose()?)
-            }
+        let stdin = match master {
+            Some(master) => Some(fdio::Writer::new(master)?),
+            None => stdin_w.map(fdio::Writer::new).transpose()?,
         };
 
         let exit = registered.exit;

@@ -29,9 +29,14 @@ pub(crate) fn command_line(spec: &JobSpec) -> String {
         }
     }
     // setsid: a new session whose id is the inner shell's pid; -w: wait, and pass the exit code.
+    // The marker goes to stderr before any merge, where the reader looks for it.
     line.push_str(
-        "setsid -w bash -c 'printf \"\\036MCPJOBS-PGID:%s\\n\" \"$$\" >&2; exec bash -c \"$1\"' mcp-jobs ",
+        "setsid -w bash -c 'printf \"\\036MCPJOBS-PGID:%s\\n\" \"$$\" >&2; exec bash -c \"$1\"",
     );
+    if spec.merge_stderr && !spec.pty {
+        line.push_str(" 2>&1");
+    }
+    line.push_str("' mcp-jobs ");
     line.push_str(&quote(&spec.command));
     line
 }

@@ -41,6 +41,9 @@ pub struct Created {
     pub cwd: Option<PathBuf>,
     pub label: Option<String>,
     pub pty: bool,
+    /// Absent in journals written before `merge_stderr` existed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merge_stderr: bool,
     pub rule: Option<String>,
     pub created_at: DateTime<Utc>,
     /// The run whose directory holds the log, when it is not the journal's own: a job taken

@@ -83,6 +83,7 @@ fn created(job: u64) -> Created {
         cwd: None,
         label: None,
         pty: false,
+        merge_stderr: false,
         rule: None,
         created_at: Utc::now(),
         run: None,
