@@ -54,7 +54,7 @@ fn read_ready(
     stream: Stream,
     buf: &mut Vec<u8>,
     limit: usize,
-    sink: &dyn OutputSink,
+    out: &mut dyn FnMut(Stream, &[u8]),
 ) -> Option<usize> {
     let mut guard = match guard {
         Ok(g) => g,
@@ -72,7 +72,7 @@ fn read_ready(
     }) {
         Ok(Ok(0)) => None,
         Ok(Ok(n)) => {
-            sink.append(stream, &buf[..n]);
+            out(stream, &buf[..n]);
             Some(n)
         }
         Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => None,
@@ -82,6 +82,65 @@ fn read_ready(
             None
         }
         Err(_would_block) => Some(0),
+    }
+}
+
+/// Output read but not yet handed to the sink, in read order. While a job writes, the reader
+/// only looks and reads (a few microseconds a round) and hands the bytes on once it has caught
+/// up: appending to the store inline made each round long enough for both pipes to fill in the
+/// meantime, and then their order is lost.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    runs: Vec<(Stream, usize)>,
+}
+
+/// Hand output on at least this often (bytes), so that a job that never pauses is still seen.
+const BATCH_MAX: usize = 256 * 1024;
+
+impl Batch {
+    fn push(&mut self, stream: Stream, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+        match self.runs.last_mut() {
+            Some((s, n)) if *s == stream => *n += bytes.len(),
+            _ => self.runs.push((stream, bytes.len())),
+        }
+    }
+
+    fn flush(&mut self, sink: &dyn OutputSink) {
+        let mut at = 0;
+        for (stream, n) in self.runs.drain(..) {
+            sink.append(stream, &self.data[at..at + n]);
+            at += n;
+        }
+        self.data.clear();
+    }
+}
+
+/// Reads up to `limit` bytes that `FIONREAD` said are there, without waiting for the reactor.
+fn read_held(
+    fd: &OwnedFd,
+    stream: Stream,
+    buf: &mut Vec<u8>,
+    limit: usize,
+    out: &mut dyn FnMut(Stream, &[u8]),
+) -> Option<usize> {
+    if buf.is_empty() {
+        *buf = vec![0; READ_CHUNK];
+    }
+    let want = limit.clamp(1, buf.len());
+    match nix::unistd::read(fd, &mut buf[..want]) {
+        Ok(0) => None,
+        Ok(n) => {
+            out(stream, &buf[..n]);
+            Some(n)
+        }
+        Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => Some(0),
+        Err(nix::errno::Errno::EIO) => None,
+        Err(e) => {
+            tracing::warn!("reading job output failed: {e}");
+            None
+        }
     }
 }
 
@@ -119,34 +178,62 @@ pub(crate) async fn pump(out: Option<OwnedFd>, err: Option<OwnedFd>, sink: Arc<d
         })
         .collect();
     let mut buf: Vec<u8> = Vec::new();
+    let mut batch = Batch::default();
     // Which pipe takes the next small step while the order is unknown: they take turns,
     // stdout first (the stream that usually woke the reader).
     let mut turn = 1usize;
     while !pipes.is_empty() {
         if pipes.len() == 1 {
+            batch.flush(sink.as_ref());
             // Nothing to keep in order: big reads.
             let p = &pipes[0];
             let guard = p.fd.readable().await;
-            if read_ready(guard, p.stream, &mut buf, READ_CHUNK, sink.as_ref()).is_none() {
+            let mut out = |stream, bytes: &[u8]| sink.append(stream, bytes);
+            if read_ready(guard, p.stream, &mut buf, READ_CHUNK, &mut out).is_none() {
                 pipes.clear();
             }
             continue;
         }
-        std::future::poll_fn(|cx| {
-            if pipes.iter().any(|p| p.fd.poll_read_ready(cx).is_ready()) {
-                std::task::Poll::Ready(())
-            } else {
-                std::task::Poll::Pending
-            }
-        })
-        .await;
         let held = [unread(pipes[0].fd.get_ref()), unread(pipes[1].fd.get_ref())];
-        let (k, limit) = match held {
-            // Nothing held: an end of file, or readiness that is stale (the read clears it).
-            [0, 0] => {
-                let k = usize::from(!is_ready(&pipes[0].fd));
-                (k, READ_CHUNK)
+        if held == [0, 0] {
+            // Caught up: hand the output on; drop the pipes that ended; sleep until one has
+            // more. Nothing is read here: a read of whatever arrived since the look could take
+            // bytes written after the other pipe's, and put them first.
+            batch.flush(sink.as_ref());
+            let before = pipes.len();
+            pipes.retain(|p| !(hung_up(p.fd.get_ref()) && unread(p.fd.get_ref()) == 0));
+            if pipes.len() != before {
+                continue;
             }
+            for p in &pipes {
+                if is_ready(&p.fd)
+                    && let Ok(mut guard) = p.fd.readable().await
+                {
+                    // Stale readiness (the bytes were read directly): clear it, then look
+                    // again below, so that bytes that came meanwhile are not slept through.
+                    guard.clear_ready();
+                }
+            }
+            if pipes
+                .iter()
+                .any(|p| unread(p.fd.get_ref()) > 0 || hung_up(p.fd.get_ref()))
+            {
+                continue;
+            }
+            std::future::poll_fn(|cx| {
+                if pipes.iter().any(|p| p.fd.poll_read_ready(cx).is_ready()) {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+            continue;
+        }
+        if batch.data.len() >= BATCH_MAX {
+            batch.flush(sink.as_ref());
+        }
+        let (k, limit) = match held {
             [n, 0] | [0, n] => {
                 turn = 1;
                 let k = usize::from(held[0] == 0);
@@ -164,14 +251,28 @@ pub(crate) async fn pump(out: Option<OwnedFd>, err: Option<OwnedFd>, sink: Arc<d
             },
         };
         let p = &mut pipes[k];
-        let guard = p.fd.readable().await;
-        match read_ready(guard, p.stream, &mut buf, limit, sink.as_ref()) {
+        let mut out = |stream, bytes: &[u8]| batch.push(stream, bytes);
+        match read_held(p.fd.get_ref(), p.stream, &mut buf, limit, &mut out) {
             Some(n) => p.owed = p.owed.saturating_sub(n),
             None => {
                 pipes.remove(k);
             }
         }
     }
+    batch.flush(sink.as_ref());
+}
+
+/// Whether every writer of the pipe has closed it (`POLLHUP`): with nothing left in it, that is
+/// the end of the stream.
+fn hung_up(fd: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and a zero timeout: poll only reports.
+    let r = unsafe { libc::poll(&mut pfd, 1, 0) };
+    r > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }
 
 /// Whether tokio has seen `fd` ready (without waiting).
