@@ -91,6 +91,10 @@ pub enum StateName {
 }
 
 impl StateName {
+    pub fn is_ended(self) -> bool {
+        !matches!(self, StateName::Queued | StateName::Running)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StateName::Queued => "queued",

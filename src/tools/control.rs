@@ -45,21 +45,11 @@ impl JobServer {
                 Some(ms) => Duration::from_millis(ms),
             };
             let report = self.manager.kill(&job, signal, grace).await;
-            let status = JobStatus::of(&job);
-            let mut message = if report.already_ended {
-                format!(
-                    "job {} had already ended ({}); nothing to kill",
-                    job.id, status.summary
-                )
-            } else {
-                format!("job {} stopped: {}", job.id, status.summary)
-            };
-            if let Some(s) = report.survivors {
-                message.push_str(&format!("; warning: {s}"));
-            }
+            let mut status = JobStatus::of(&job);
+            status.command.clear();
             Ok(KillReply {
                 already_ended: report.already_ended,
-                message,
+                warning: report.survivors,
                 status,
             })
         })

@@ -93,9 +93,14 @@ impl JobServer {
                 .map_err(|e| format!("cannot read the job's output: {e}"))?;
             }
             let ended = job.is_ended();
+            let mut status = JobStatus::of(&job);
+            // The caller has just sent the command: it need not read it back.
+            status.command.clear();
             Ok(ExecuteReply {
-                status: JobStatus::of(&job),
-                tail: ended.then(|| tail_text(&job, bounds::DEFAULT_TAIL_LINES)),
+                status,
+                tail: ended
+                    .then(|| tail_text(&job, bounds::DEFAULT_TAIL_LINES))
+                    .filter(|t| !t.is_empty()),
                 cursor: if ended { job.output.len() } else { 0 },
             })
         })

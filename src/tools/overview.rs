@@ -69,7 +69,6 @@ failed_to_start or lost"
                         label: s.label,
                         exit_code: s.exit_code,
                         waiting_for_input: s.waiting_for_input,
-                        created_at: s.created_at,
                     }
                 })
                 .collect();

@@ -43,7 +43,8 @@ pub struct OutputSizes {
     pub stdout_bytes: u64,
     /// Bytes written to stderr.
     pub stderr_bytes: u64,
-    /// Bytes dropped by the per-job log cap (the head and the tail are kept).
+    /// Bytes dropped by the per-job log cap (the head and the tail are kept); absent: none.
+    #[serde(skip_serializing_if = "is_zero")]
     pub omitted_bytes: u64,
 }
 
@@ -67,7 +68,8 @@ pub struct JobStatus {
     pub state: StateName,
     /// One line saying how the job is or how it ended.
     pub summary: String,
-    /// The command line.
+    /// The command line (left out of `execute` and `kill` replies: the caller has it).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub command: String,
     /// Where it runs: `local` or a configured SSH host.
     pub host: String,
@@ -89,8 +91,9 @@ pub struct JobStatus {
     /// Why the job failed to start or was lost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// When the job was created (RFC 3339).
-    pub created_at: String,
+    /// When the job was created (RFC 3339), until it starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
     /// When the job started (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -103,25 +106,31 @@ pub struct JobStatus {
     /// The job's timeout, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
-    /// Whether the job runs under a pseudo-terminal.
+    /// The job runs under a pseudo-terminal (absent: it does not).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub pty: bool,
     /// stderr was sent into stdout (`merge_stderr`): all output is in the stdout stream.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub merge_stderr: bool,
-    /// Whether `interact` can write to the job now.
+    /// `interact` can write to the job now (absent: it cannot).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stdin_open: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for_input: Option<InputWaitReply>,
     pub output: OutputSizes,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
-    /// The policy rule that allowed the job (when a policy is in force).
+    /// The policy rule that allowed the job (when a policy is in force; absent without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_rule: Option<String>,
     /// The kernel sandbox the job runs in: what it may write, whether it may use the network
     /// (absent: none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::sandbox::SandboxSummary>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn ms(d: Duration) -> u64 {
@@ -211,7 +220,7 @@ impl JobStatus {
             exit_code,
             signal,
             reason,
-            created_at: job.created.wall.to_rfc3339(),
+            created_at: started_at.is_none().then(|| job.created.wall.to_rfc3339()),
             started_at,
             ended_at,
             duration_ms: phase.duration().map(ms),
@@ -227,7 +236,8 @@ impl JobStatus {
                 omitted_bytes: extent.omitted,
             },
             usage,
-            policy_rule: job.rule.clone(),
+            // Without a policy file every job is allowed by the same default: nothing to say.
+            policy_rule: job.rule.clone().filter(|r| !r.ends_with("(no policy)")),
             sandbox: job.sandbox(),
         }
     }
@@ -244,6 +254,9 @@ impl JobStatus {
         } else {
             format!(" on {}", self.host)
         };
+        if self.command.is_empty() {
+            return format!("{}{label}{host} {}", self.job_id, self.summary);
+        }
         format!(
             "{}{label}{host} {}: {}",
             self.job_id,
@@ -308,7 +321,8 @@ pub struct ExecuteReply {
     /// The last lines of output, when the job ended within `wait`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tail: Option<String>,
-    /// Cursor where unread output starts (for `output`'s `since`).
+    /// Cursor where unread output starts (for `output`'s `since`); absent: 0.
+    #[serde(skip_serializing_if = "is_zero")]
     pub cursor: u64,
 }
 
@@ -316,11 +330,11 @@ impl Reply for ExecuteReply {
     fn text(&self) -> String {
         let mut t = self.status.line();
         match &self.tail {
-            Some(tail) if !tail.is_empty() => {
+            Some(tail) => {
                 t.push_str("\n--- output (tail) ---\n");
                 t.push_str(tail);
             }
-            Some(_) => t.push_str("\n(no output)"),
+            None if self.status.state.is_ended() => t.push_str("\n(no output)"),
             None if self.status.state == StateName::Running => t.push_str(&format!(
                 "\nUse status/tail/output/wait with job_id {} to follow it.",
                 self.status.job_id
@@ -407,17 +421,27 @@ impl Reply for InteractReply {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct KillReply {
-    /// The job had already ended before this kill.
+    /// The job had already ended before this kill: nothing was stopped.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub already_ended: bool,
-    /// What happened, in one line.
-    pub message: String,
+    /// Processes that outlived the kill, when some did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     #[serde(flatten)]
     pub status: JobStatus,
 }
 
 impl Reply for KillReply {
     fn text(&self) -> String {
-        format!("{}\n{}", self.message, self.status.line())
+        let mut t = if self.already_ended {
+            format!("{} had already ended: nothing to kill", self.status.line())
+        } else {
+            format!("stopped: {}", self.status.line())
+        };
+        if let Some(w) = &self.warning {
+            t.push_str(&format!("\nwarning: {w}"));
+        }
+        t
     }
 }
 
@@ -440,8 +464,6 @@ pub struct JobRow {
     pub exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for_input: Option<InputWaitReply>,
-    /// When the job was created (RFC 3339).
-    pub created_at: String,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

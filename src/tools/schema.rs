@@ -117,6 +117,23 @@ fn clean(v: &mut Value, defs: &Map<String, Value>, depth: usize, side: Side) {
     for (_, child) in o.iter_mut() {
         clean(child, defs, depth + 1, side);
     }
+    // A choice between string enums (a Rust enum whose variants carry their own docs) is one
+    // enum of all their values: shorter, and a shape every client reads.
+    for key in ["anyOf", "oneOf"] {
+        let Some(Value::Array(alts)) = o.get(key) else {
+            continue;
+        };
+        let values: Option<Vec<Value>> = alts.iter().try_fold(Vec::new(), |mut all, alt| {
+            (alt.get("type").and_then(Value::as_str) == Some("string")).then_some(())?;
+            all.extend(alt.get("enum")?.as_array()?.iter().cloned());
+            Some(all)
+        });
+        if let Some(values) = values {
+            o.remove(key);
+            o.insert("type".into(), Value::String("string".into()));
+            o.insert("enum".into(), Value::Array(values));
+        }
+    }
     // Cleaning may have inlined a reference at this level: once more for its keys.
     if o.contains_key("$ref") && depth < MAX_DEPTH {
         clean(v, defs, depth + 1, side);
@@ -185,6 +202,28 @@ mod tests {
         assert_eq!(
             p["properties"]["sandbox"]["properties"]["network"]["type"],
             "boolean"
+        );
+    }
+
+    #[test]
+    fn a_choice_of_string_enums_is_one_enum() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"stream": {
+                "description": "which",
+                "oneOf": [
+                    {"type": "string", "enum": ["stdout", "stderr"]},
+                    {"type": "string", "const": "combined", "description": "both"}
+                ]
+            }}
+        });
+        let Value::Object(o) = schema else {
+            unreachable!()
+        };
+        let p = Value::Object(portable(&o, Side::Input));
+        assert_eq!(
+            p["properties"]["stream"],
+            json!({"description": "which", "type": "string", "enum": ["stdout", "stderr", "combined"]})
         );
     }
 }

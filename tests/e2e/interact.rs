@@ -118,7 +118,7 @@ async fn interact_refuses_jobs_that_cannot_take_input() {
         .await;
     // The initial stdin is written, then closed.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while s.ok("status", json!({"job_id": id})).await["stdin_open"] != false {
+    while s.ok("status", json!({"job_id": id})).await["stdin_open"] == true {
         assert!(std::time::Instant::now() < deadline, "stdin never closed");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

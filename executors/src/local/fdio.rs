@@ -5,6 +5,7 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use tokio::io::Interest;
@@ -166,7 +167,12 @@ struct Pipe {
 /// other (reading one pipe dry first put a job's stderr after all of its stdout whenever the
 /// server fell behind). A reader that keeps up sees one pipe at a time,
 /// and the combined stream is then the write order.
-pub(crate) async fn pump(out: Option<OwnedFd>, err: Option<OwnedFd>, sink: Arc<dyn OutputSink>) {
+pub(crate) async fn pump(
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    sink: Arc<dyn OutputSink>,
+    holding: Arc<AtomicBool>,
+) {
     let mut pipes: Vec<Pipe> = [(out, Stream::Stdout), (err, Stream::Stderr)]
         .into_iter()
         .filter_map(|(fd, stream)| {
@@ -200,6 +206,7 @@ pub(crate) async fn pump(out: Option<OwnedFd>, err: Option<OwnedFd>, sink: Arc<d
             // more. Nothing is read here: a read of whatever arrived since the look could take
             // bytes written after the other pipe's, and put them first.
             batch.flush(sink.as_ref());
+            holding.store(false, Ordering::SeqCst);
             let before = pipes.len();
             pipes.retain(|p| !(hung_up(p.fd.get_ref()) && unread(p.fd.get_ref()) == 0));
             if pipes.len() != before {
@@ -251,6 +258,9 @@ pub(crate) async fn pump(out: Option<OwnedFd>, err: Option<OwnedFd>, sink: Arc<d
             },
         };
         let p = &mut pipes[k];
+        // Set before the read: whoever then finds the pipe empty finds this set, and does not
+        // take the job for idle while its output is still on its way to the store.
+        holding.store(true, Ordering::SeqCst);
         let mut out = |stream, bytes: &[u8]| batch.push(stream, bytes);
         match read_held(p.fd.get_ref(), p.stream, &mut buf, limit, &mut out) {
             Some(n) => p.owed = p.owed.saturating_sub(n),
@@ -260,6 +270,7 @@ pub(crate) async fn pump(out: Option<OwnedFd>, err: Option<OwnedFd>, sink: Arc<d
         }
     }
     batch.flush(sink.as_ref());
+    holding.store(false, Ordering::SeqCst);
 }
 
 /// Whether every writer of the pipe has closed it (`POLLHUP`): with nothing left in it, that is

@@ -226,13 +226,19 @@ impl LocalExecutor {
         // The reader runs before the job does: output that piles up in both pipes before
         // anyone reads it has no order the reader can tell (see `fdio::pump`). Should the
         // spawn fail, the job's ends close and the reader ends at end of file.
+        let holding = Arc::new(AtomicBool::new(false));
         let pump = match &master {
-            Some(master) => tokio::spawn(fdio::pump(Some(master.try_clone()?), None, sink)),
+            Some(master) => tokio::spawn(fdio::pump(
+                Some(master.try_clone()?),
+                None,
+                sink,
+                Arc::clone(&holding),
+            )),
             None => {
                 for fd in out_r.iter().chain(err_r.iter()) {
                     fdio::grow_pipe(fd);
                 }
-                tokio::spawn(fdio::pump(out_r, err_r, sink))
+                tokio::spawn(fdio::pump(out_r, err_r, sink, Arc::clone(&holding)))
             }
         };
         let registered = match self
@@ -301,6 +307,7 @@ impl LocalExecutor {
             has_stdin,
             stdin_id,
             unread_probes,
+            output_in_flight: holding,
             kill_lock: tokio::sync::Mutex::new(()),
         });
         Ok(Spawned { process, outcome })
@@ -422,6 +429,8 @@ struct LocalProcess {
     /// Copies of the job's output ends (pipes or the pty master): output still unread there
     /// means the job's reply is not all in yet.
     unread_probes: Arc<std::sync::Mutex<Vec<OwnedFd>>>,
+    /// Output read from the pipes but not yet in the store.
+    output_in_flight: Arc<AtomicBool>,
     /// One kill at a time per job; a second caller waits for the first to finish.
     kill_lock: tokio::sync::Mutex<()>,
 }
@@ -506,7 +515,8 @@ impl Process for LocalProcess {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .any(|fd| fdio::unread(fd) > 0);
-        if unread {
+        // Loaded after the pipes were looked at (see `fdio::pump`).
+        if unread || self.output_in_flight.load(Ordering::SeqCst) {
             return Some(false);
         }
         // The cgroup lists the job's processes in one read; without one, the tree search.
