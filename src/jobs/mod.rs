@@ -10,6 +10,7 @@ pub mod job;
 pub mod journal;
 pub mod manager;
 mod queue;
+mod request_checks;
 pub mod state;
 mod stopping;
 mod takeover;

@@ -6,10 +6,12 @@
 pub mod args;
 mod arguments;
 mod check;
+mod check_reply;
 mod control;
 mod discovery;
 mod execute;
 mod interact;
+mod list_reply;
 mod output_reply;
 mod overview;
 pub mod params;

@@ -6,6 +6,8 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+pub use super::check_reply::*;
+pub use super::list_reply::*;
 use super::waiting::InputWaitReply;
 use crate::jobs::state::describe_end;
 use crate::jobs::state::signal_name;
@@ -440,142 +442,6 @@ impl Reply for KillReply {
         };
         if let Some(w) = &self.warning {
             t.push_str(&format!("\nwarning: {w}"));
-        }
-        t
-    }
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct JobRow {
-    /// The job id, e.g. `j3`.
-    pub job_id: String,
-    pub state: StateName,
-    /// One line saying how the job is or how it ended.
-    pub summary: String,
-    /// The command line.
-    pub command: String,
-    /// Where it runs: `local` or a configured SSH host.
-    pub host: String,
-    /// The label given at `execute`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// Exit code, when it exited.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub waiting_for_input: Option<InputWaitReply>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ListReply {
-    /// Newest first.
-    pub jobs: Vec<JobRow>,
-    /// Jobs matching the filter (may exceed the rows returned).
-    pub total: usize,
-}
-
-impl Reply for ListReply {
-    fn text(&self) -> String {
-        if self.jobs.is_empty() {
-            return "no jobs".into();
-        }
-        let mut t = String::new();
-        for r in &self.jobs {
-            let label = r
-                .label
-                .as_ref()
-                .map(|l| format!(" [{l}]"))
-                .unwrap_or_default();
-            let host = if r.host == "local" {
-                String::new()
-            } else {
-                format!(" @{}", r.host)
-            };
-            t.push_str(&format!(
-                "{}{label}{host} {}: {}\n",
-                r.job_id,
-                r.summary,
-                one_line(&r.command, 80)
-            ));
-        }
-        if self.total > self.jobs.len() {
-            t.push_str(&format!(
-                "({} more not shown)\n",
-                self.total - self.jobs.len()
-            ));
-        }
-        t
-    }
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct CleanReply {
-    /// Ids of the jobs forgotten.
-    pub removed: Vec<String>,
-    /// Jobs still known.
-    pub remaining: usize,
-}
-
-impl Reply for CleanReply {
-    fn text(&self) -> String {
-        if self.removed.is_empty() {
-            format!("nothing to clean ({} jobs known)", self.remaining)
-        } else {
-            format!(
-                "forgot {} job(s): {} ({} still known)",
-                self.removed.len(),
-                self.removed.join(", "),
-                self.remaining
-            )
-        }
-    }
-}
-
-/// One program found in a checked command.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct CheckedCommand {
-    /// The command line.
-    pub command: String,
-    /// allowed, denied or refused.
-    pub decision: String,
-    /// The rule that decided.
-    pub rule: String,
-    /// Why the policy decided so.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct CheckReply {
-    /// Whether the command would run.
-    pub allowed: bool,
-    /// One line: the rules that allow it, or why it is refused.
-    pub summary: String,
-    /// Where it runs: `local` or a configured SSH host.
-    pub host: String,
-    /// The kernel sandbox a job would run in (absent: none).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<crate::sandbox::SandboxSummary>,
-    /// Every program the command would run, with the decision for each.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub commands: Vec<CheckedCommand>,
-    /// Reasons that apply to the whole command.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub refusals: Vec<String>,
-    /// Whether a job started with it could take input through `interact`.
-    pub stdin: bool,
-    /// The policy file in force.
-    pub policy: String,
-}
-
-impl Reply for CheckReply {
-    fn text(&self) -> String {
-        let mut t = self.summary.clone();
-        for c in &self.commands {
-            t.push_str(&format!("\n  {} {} [{}]", c.decision, c.command, c.rule));
-            if let Some(r) = &c.reason {
-                t.push_str(&format!(": {r}"));
-            }
         }
         t
     }
