@@ -2,7 +2,7 @@
 //! behind a policy engine.
 //!
 //! Layout: [`config`] (file, flags, limits), [`jobs`] (the JobManager), [`output`] (spools,
-//! cursors, text), [`tools`] (the MCP tools), [`serve`] (transports and shutdown), [`signals`] (stop signals from
+//! cursors, text), [`tools`] (the MCP tools), [`serve`] (transports and shutdown), [`stdio`] (stdio with parse-error replies), [`signals`] (stop signals from
 //! the first instruction), [`guardian`]
 //! (the watchdog that kills jobs if the server dies), [`state_dir`] (where logs and journals may
 //! be read and deleted).
@@ -20,4 +20,5 @@ pub mod sandbox_cli;
 pub mod serve;
 pub mod signals;
 pub mod state_dir;
+pub mod stdio;
 pub mod tools;

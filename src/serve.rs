@@ -360,7 +360,7 @@ pub async fn serve_stdio(opts: ServeOptions) -> anyhow::Result<()> {
     tracing::info!(state = %state.jobs.display(), "mcp-jobs serving on stdio");
 
     let server = JobServer::new(Arc::clone(&manager));
-    let handshake = server.serve(rmcp::transport::stdio_pipes());
+    let handshake = server.serve(crate::stdio::transport());
     let service = tokio::select! {
         s = handshake => s.context("MCP initialisation failed")?,
         sig = stop_signal.recv() => {

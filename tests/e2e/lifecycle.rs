@@ -426,3 +426,70 @@ async fn sigint_right_after_initialize_exits_cleanly() {
         assert!(left.is_empty(), "round {round}: left behind {left:?}");
     }
 }
+
+/// Over stdio, a line that is not JSON gets a JSON-RPC parse error (id null) at once, instead
+/// of silence that leaves the client waiting for its timeout; the session goes on.
+#[tokio::test]
+async fn malformed_json_over_stdio_gets_a_parse_error() {
+    use std::io::{BufRead, BufReader, Write};
+    let state = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .arg("--state-dir")
+        .arg(state.path())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _reap = Reap(child);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a reply within 10 s");
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()
+    };
+    let deep = "[".repeat(10_000);
+    let bad: Vec<&[u8]> = vec![
+        b"{\"a\": NaN}",
+        b"{\"x\": \"\\ud800\"}",
+        b"\xff\xfe{}",
+        deep.as_bytes(),
+        b"{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"ping\"",
+    ];
+    for line in bad {
+        stdin.write_all(line).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+        let r = next();
+        assert_eq!(r["error"]["code"], -32700, "{r}");
+        assert!(r["id"].is_null(), "{r}");
+    }
+    // The connection still works.
+    let init = json!({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    writeln!(stdin, "{init}").unwrap();
+    stdin.flush().unwrap();
+    let r = next();
+    assert_eq!(r["id"], 7, "{r}");
+    assert!(r["result"]["serverInfo"].is_object(), "{r}");
+}

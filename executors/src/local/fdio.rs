@@ -194,10 +194,12 @@ pub(crate) async fn pump(
             // Nothing to keep in order: big reads.
             let p = &pipes[0];
             let guard = p.fd.readable().await;
+            holding.store(true, Ordering::SeqCst);
             let mut out = |stream, bytes: &[u8]| sink.append(stream, bytes);
             if read_ready(guard, p.stream, &mut buf, READ_CHUNK, &mut out).is_none() {
                 pipes.clear();
             }
+            holding.store(false, Ordering::SeqCst);
             continue;
         }
         let held = [unread(pipes[0].fd.get_ref()), unread(pipes[1].fd.get_ref())];

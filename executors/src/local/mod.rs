@@ -436,6 +436,19 @@ struct LocalProcess {
 }
 
 impl LocalProcess {
+    /// Output the job wrote that is not in the store yet: still in its pipes (or pty), or read
+    /// by the pump and on its way (the flag is loaded after the pipes are looked at: see
+    /// `fdio::pump`).
+    fn output_pending(&self) -> bool {
+        let unread = self
+            .unread_probes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .any(|fd| fdio::unread(fd) > 0);
+        unread || self.output_in_flight.load(Ordering::SeqCst)
+    }
+
     fn root(&self) -> TreeRoot<'_> {
         let leader = if self.exited.load(Ordering::SeqCst) {
             None
@@ -509,14 +522,7 @@ impl Process for LocalProcess {
 
     fn waiting_for_input(&self) -> Option<bool> {
         let stdin = self.stdin_id.as_deref()?;
-        let unread = self
-            .unread_probes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .any(|fd| fdio::unread(fd) > 0);
-        // Loaded after the pipes were looked at (see `fdio::pump`).
-        if unread || self.output_in_flight.load(Ordering::SeqCst) {
+        if self.output_pending() {
             return Some(false);
         }
         // The cgroup lists the job's processes in one read; without one, the tree search.
@@ -524,7 +530,9 @@ impl Process for LocalProcess {
             Some(group) => group.pids(),
             None => self.members(),
         };
-        Some(stdin_wait::waiting(&pids, stdin))
+        // Looked at again once the job is seen blocked: a prompt written just before it blocked
+        // (after the first look) must reach the store before the job counts as waiting.
+        Some(stdin_wait::waiting(&pids, stdin) && !self.output_pending())
     }
 
     fn activity(&self) -> Option<u64> {
