@@ -732,7 +732,9 @@ async fn ssh(z: &Sizes) {
     exit.extend(["-O".to_string(), "exit".to_string()]);
     let _ = openssh(&sshd, &exit, "").status();
     let p = |v: &Vec<Duration>, q| pct(v.clone(), q);
-    println!("`execute {{command: \"true\", host, wait}}` until exited, {n} runs each, taking turns:\n");
+    println!(
+        "`execute {{command: \"true\", host, wait}}` until exited, {n} runs each, taking turns:\n"
+    );
     println!("| | p50 | p90 | p50 vs OpenSSH |");
     println!("|---|---|---|---|");
     for (i, name) in [
@@ -770,7 +772,10 @@ async fn ssh(z: &Sizes) {
         }
         best[2] = best[2].min(timed(openssh(&sshd, &[], &head)).as_secs_f64());
     }
-    println!("\nCapture of `{head}` ({}), best of two turns:\n", mib(bytes));
+    println!(
+        "\nCapture of `{head}` ({}), best of two turns:\n",
+        mib(bytes)
+    );
     println!("| | MB/s | vs OpenSSH |");
     println!("|---|---|---|");
     for (i, name) in [

@@ -29,8 +29,11 @@ pub(crate) fn command_line(spec: &JobSpec) -> String {
         }
     }
     // setsid: a new session whose id is the inner shell's pid; -w: wait, and pass the exit code.
+    // The wrapper that reports it is `sh` (dash on Debian-like hosts, which starts faster than
+    // bash; every remote start pays it), which then execs the job's bash: the command runs
+    // exactly as `bash -c` did.
     line.push_str(
-        "setsid -w bash -c 'printf \"\\036MCPJOBS-PGID:%s\\n\" \"$$\" >&2; exec bash -c \"$1\"' mcp-jobs ",
+        "setsid -w sh -c 'printf \"\\036MCPJOBS-PGID:%s\\n\" \"$$\" >&2; exec bash -c \"$1\"' mcp-jobs ",
     );
     line.push_str(&quote(&spec.command));
     line
@@ -50,7 +53,7 @@ mod tests {
         };
         let line = command_line(&spec);
         assert!(
-            line.starts_with("cd '/tmp/a b' && exec env 'A=x y' setsid -w bash -c"),
+            line.starts_with("cd '/tmp/a b' && exec env 'A=x y' setsid -w sh -c"),
             "{line}"
         );
         assert!(
