@@ -52,7 +52,7 @@ async fn check_each(s: &Server, ids: &[String]) {
     let r = s
         .ok("wait", json!({"job_ids": ids, "timeout": 120, "lines": 0}))
         .await;
-    assert_eq!(r["done"], true, "{r}");
+    assert_eq!(r["reason"], "done", "{r}");
     for (i, id) in ids.iter().enumerate() {
         let st = s.ok("status", json!({"job_id": id})).await;
         assert_eq!(st["state"], "exited", "job {i}: {st}");
