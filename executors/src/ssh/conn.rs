@@ -5,8 +5,9 @@
 //! command queue and get answers on oneshot channels; the thread never blocks on one job:
 //! channel I/O runs in non-blocking mode, and only short setup steps (opening a channel,
 //! `exec`, reading a finished channel's exit status) switch the session to blocking mode, under
-//! the session's timeout. Between rounds the thread sleeps in `poll` on the socket for at most
-//! [`IDLE`], so a command waits at most that long to be picked up.
+//! the session's timeout. Between rounds the thread sleeps in `poll` on the socket and on a
+//! wake-up socket that every command sent through [`Queue`] writes to, for at most [`IDLE`]
+//! (for keepalives and idle closing): a command is picked up at once.
 //!
 //! A failed read or keepalive means the connection is gone: every job on it ends `lost`, the
 //! thread exits, and the next `execute` on the host connects again. A host may have several
@@ -16,9 +17,10 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, SendError, Sender, TryRecvError, channel};
 use std::time::{Duration, Instant};
 
 use ssh2::Session;
@@ -36,6 +38,40 @@ const IDLE: Duration = Duration::from_millis(10);
 const IDLE_CLOSE: Duration = Duration::from_secs(60);
 /// Bytes read per call.
 const CHUNK: usize = 64 * 1024;
+
+/// The sending end of a connection thread's queue: each command also writes a byte to the
+/// thread's wake-up socket, so that the thread leaves its `poll` at once instead of finding the
+/// command up to [`IDLE`] later (that wait was most of a short remote job's start).
+#[derive(Clone)]
+pub(crate) struct Queue {
+    tx: Sender<Cmd>,
+    wake: Arc<UnixStream>,
+}
+
+impl Queue {
+    pub fn send(&self, cmd: Cmd) -> Result<(), SendError<Cmd>> {
+        self.tx.send(cmd)?;
+        // Non-blocking: a full socket buffer means a wake-up is pending anyway.
+        let _ = (&*self.wake).write(&[1]);
+        Ok(())
+    }
+}
+
+/// A queue, its receiving end and the wake-up socket the thread polls.
+pub(crate) fn queue() -> io::Result<(Queue, Receiver<Cmd>, UnixStream)> {
+    let (tx, rx) = channel();
+    let (wake, woken) = UnixStream::pair()?;
+    wake.set_nonblocking(true)?;
+    woken.set_nonblocking(true)?;
+    let wake = Arc::new(wake);
+    Ok((Queue { tx, wake }, rx, woken))
+}
+
+/// Empties the wake-up socket (bounded: it holds at most its buffer).
+fn drain(woken: &UnixStream) {
+    let mut b = [0u8; 256];
+    while matches!((&*woken).read(&mut b), Ok(n) if n > 0) {}
+}
 
 pub(crate) enum Cmd {
     Spawn {
@@ -93,8 +129,9 @@ struct Job {
 /// A shell on the host that kills the process groups it was told about once its input ends —
 /// that is, once this connection is gone (the server was killed, the network dropped): remote
 /// jobs run in their own sessions and would otherwise outlive the server. `+N` adds group N,
-/// `-N` removes it (the job ended; its id may be reused).
-const WATCHDOG: &str = "exec sh -c 'trap \"\" HUP; g=\" \"; while IFS= read -r l; do case \"$l\" in +*) g=\"$g${l#+} \";; -*) g=$(printf %s \"$g\" | sed \"s/ ${l#-} / /\");; esac; done; for p in $g; do kill -9 -$p 2>/dev/null; done'";
+/// `-N` removes it (the job ended; its id may be reused) with parameter expansions only: it ran
+/// `sed` in a subshell, two processes on the host for every job that ended.
+const WATCHDOG: &str = "exec sh -c 'trap \"\" HUP; g=\" \"; while IFS= read -r l; do case \"$l\" in +*) g=\"$g${l#+} \";; -*) n=${l#-}; case \"$g\" in *\" $n \"*) g=${g%%\" $n \"*}\" \"${g#*\" $n \"};; esac;; esac; done; for p in $g; do kill -9 -$p 2>/dev/null; done'";
 
 struct Watchdog {
     channel: ssh2::Channel,
@@ -133,6 +170,7 @@ impl Watchdog {
 pub(crate) fn run(
     connected: Connected,
     rx: Receiver<Cmd>,
+    woken: &UnixStream,
     state: &Arc<LinkState>,
     keepalive: Duration,
 ) {
@@ -159,6 +197,8 @@ pub(crate) fn run(
     };
     'outer: loop {
         let mut busy = false;
+        // Before the queue: a command sent after this is either seen below or wakes the poll.
+        drain(woken);
         loop {
             match rx.try_recv() {
                 Ok(cmd) => {
@@ -240,13 +280,19 @@ pub(crate) fn run(
             break;
         }
         if !busy {
-            let mut pfd = libc::pollfd {
-                fd: poller.as_raw_fd(),
+            let mut pfd = [poller.as_raw_fd(), woken.as_raw_fd()].map(|fd| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
+            });
+            // SAFETY: two valid pollfds. A hang-up is reported by the next read.
+            unsafe {
+                libc::poll(
+                    pfd.as_mut_ptr(),
+                    2,
+                    i32::try_from(IDLE.as_millis()).unwrap_or(10),
+                )
             };
-            // SAFETY: one valid pollfd. A hang-up is reported by the next read.
-            unsafe { libc::poll(&mut pfd, 1, i32::try_from(IDLE.as_millis()).unwrap_or(10)) };
         }
     }
     state.closed();

@@ -17,8 +17,8 @@ mod tunnel;
 pub use connect::ConnectError;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -112,7 +112,7 @@ impl SshExecutor {
         };
         let process = Arc::new(SshProcess {
             id,
-            tx: Mutex::new(link.tx.clone()),
+            tx: link.tx.clone(),
             pgid,
             stdin_open: AtomicBool::new(true),
             host: self.pool.host().name.clone(),

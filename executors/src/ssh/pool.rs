@@ -16,14 +16,13 @@
 //! `execute` fails at once with the last error instead of waiting for another timeout.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use super::SshHost;
-use super::conn::{self, Cmd};
+use super::conn::{self, Queue};
 use super::connect;
 use crate::SpawnError;
 
@@ -114,7 +113,7 @@ impl Freed {
 
 /// One connection: its thread's queue and shared state.
 pub(crate) struct Link {
-    pub tx: Sender<Cmd>,
+    pub tx: Queue,
     pub state: Arc<LinkState>,
 }
 
@@ -274,7 +273,8 @@ impl Pool {
     /// Opens a connection and starts its thread.
     fn open(&self) -> Result<Arc<Link>, String> {
         let connected = connect::connect(&self.host).map_err(|e| e.to_string())?;
-        let (tx, rx) = channel();
+        let (tx, rx, woken) =
+            conn::queue().map_err(|e| format!("cannot set up the connection thread: {e}"))?;
         let state = Arc::new(LinkState {
             alive: AtomicBool::new(true),
             jobs: AtomicUsize::new(0),
@@ -289,7 +289,7 @@ impl Pool {
         let keepalive = self.host.keepalive;
         std::thread::Builder::new()
             .name(format!("ssh-{}", self.host.name))
-            .spawn(move || conn::run(connected, rx, &thread_state, keepalive))
+            .spawn(move || conn::run(connected, rx, &woken, &thread_state, keepalive))
             .map_err(|e| {
                 state.closed();
                 format!("cannot start the connection thread: {e}")

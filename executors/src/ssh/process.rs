@@ -1,20 +1,19 @@
 //! Control over one remote job: stdin, and killing its process group from another channel of
 //! the same connection.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::conn::Cmd;
+use super::conn::{Cmd, Queue};
 use crate::{BoxFuture, ControlError, Process, StdinError};
 
 pub(crate) struct SshProcess {
     pub id: u64,
     /// The queue of the connection the job runs on.
-    pub tx: Mutex<Sender<Cmd>>,
+    pub tx: Queue,
     pub pgid: Arc<AtomicI64>,
     pub stdin_open: AtomicBool,
     pub host: String,
@@ -23,8 +22,6 @@ pub(crate) struct SshProcess {
 impl SshProcess {
     fn send(&self, cmd: Cmd) -> Result<(), String> {
         self.tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .send(cmd)
             .map_err(|_| format!("the connection to {} is gone", self.host))
     }

@@ -29,9 +29,12 @@ pub(crate) fn command_line(spec: &JobSpec) -> String {
         }
     }
     // setsid: a new session whose id is the inner shell's pid; -w: wait, and pass the exit code.
-    // The marker goes to stderr before any merge, where the reader looks for it.
+    // The marker goes to stderr before any merge, where the reader looks for it. The wrapper
+    // that reports it is `sh` (dash on Debian-like hosts, which starts faster than bash; every
+    // remote start pays it), which then execs the job's bash: the command runs exactly as
+    // `bash -c` did.
     line.push_str(
-        "setsid -w bash -c 'printf \"\\036MCPJOBS-PGID:%s\\n\" \"$$\" >&2; exec bash -c \"$1\"",
+        "setsid -w sh -c 'printf \"\\036MCPJOBS-PGID:%s\\n\" \"$$\" >&2; exec bash -c \"$1\"",
     );
     if spec.merge_stderr && !spec.pty {
         line.push_str(" 2>&1");
@@ -55,7 +58,7 @@ mod tests {
         };
         let line = command_line(&spec);
         assert!(
-            line.starts_with("cd '/tmp/a b' && exec env 'A=x y' setsid -w bash -c"),
+            line.starts_with("cd '/tmp/a b' && exec env 'A=x y' setsid -w sh -c"),
             "{line}"
         );
         assert!(
