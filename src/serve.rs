@@ -67,8 +67,12 @@ fn state_dir(explicit: Option<PathBuf>, instance: &str) -> anyhow::Result<StateD
     let (root, temp) = match explicit {
         Some(dir) => (dir, None),
         None => {
+            use std::os::unix::fs::PermissionsExt;
+            // Made 0700 as it is created: tempfile's default is 0777 less the umask, which
+            // would list every job's log name to other users.
             let t = tempfile::Builder::new()
                 .prefix("mcp-jobs-")
+                .permissions(std::fs::Permissions::from_mode(0o700))
                 .tempdir()
                 .context("cannot create a temporary state directory")?;
             (t.path().to_owned(), Some(t))

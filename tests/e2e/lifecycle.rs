@@ -408,6 +408,14 @@ async fn sigint_right_after_initialize_exits_cleanly() {
             .unwrap()
             .unwrap();
         assert!(reply.contains("\"result\""), "{reply}");
+        // The temporary state directory is private from its creation.
+        for entry in std::fs::read_dir(tmp.path()).unwrap().flatten() {
+            use std::os::unix::fs::PermissionsExt;
+            if entry.file_name().to_string_lossy().starts_with("mcp-jobs-") {
+                let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o700, "{}", entry.path().display());
+            }
+        }
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
         let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
