@@ -169,6 +169,9 @@ pub struct HostFile {
     /// `"off"`: this host's jobs may run while the server's sandbox is on (they cannot be
     /// confined by it). Nothing else is accepted: a host cannot be sandboxed from here.
     pub sandbox: Option<String>,
+    /// Names that pick this host out of many: `execute {tag}` runs on every host with it.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// `~/x` → `$HOME/x`.
@@ -182,7 +185,33 @@ pub fn expand_home(p: &std::path::Path) -> PathBuf {
     }
 }
 
+/// Tags a host may have at most.
+const MAX_TAGS: usize = 32;
+
 impl HostFile {
+    /// The host's tags, checked: short words (letters, digits, `-`, `_`, `.`), no repeats.
+    pub fn checked_tags(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        anyhow::ensure!(
+            self.tags.len() <= MAX_TAGS,
+            "hosts.{name}.tags: at most {MAX_TAGS} tags"
+        );
+        let mut tags: Vec<String> = Vec::with_capacity(self.tags.len());
+        for t in &self.tags {
+            anyhow::ensure!(
+                !t.is_empty()
+                    && t.len() <= 64
+                    && t
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')),
+                "hosts.{name}.tags: {t:?} is not a tag (letters, digits, '-', '_', '.'; at most 64)"
+            );
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        Ok(tags)
+    }
+
     /// Whether the host opts out of the server's sandbox.
     pub fn sandbox_off(&self) -> anyhow::Result<bool> {
         match self.sandbox.as_deref() {
@@ -467,5 +496,20 @@ Host gate\n  HostName 10.0.0.1\n",
         let e = host(&format!("{base}max_connections = 0\n")).resolve("h", None);
         assert!(e.unwrap_err().to_string().contains("max_connections"));
         assert!(toml::from_str::<HostFile>("imported = true\n").is_err());
+    }
+
+    #[test]
+    fn tags_are_short_words_without_repeats() {
+        let tags = |t: &str| host(&format!("tags = {t}\n")).checked_tags("h");
+        assert_eq!(
+            tags(r#"["gpu", "build.x86", "gpu", "a_b-c"]"#).unwrap(),
+            ["gpu", "build.x86", "a_b-c"]
+        );
+        for bad in [r#"[""]"#, r#"["a b"]"#, r#"["g,pu"]"#, r#"["é"]"#] {
+            let e = tags(bad).unwrap_err().to_string();
+            assert!(e.contains("hosts.h.tags"), "{bad}: {e}");
+        }
+        let many: Vec<String> = (0..33).map(|i| format!("\"t{i}\"")).collect();
+        assert!(tags(&format!("[{}]", many.join(","))).is_err());
     }
 }

@@ -275,6 +275,7 @@ fn manager(
                 max_concurrent: host.max_concurrent,
                 max_timeout,
                 sandbox_off: host.sandbox_off()?,
+                tags: host.checked_tags(name)?,
             },
         );
     }

@@ -62,6 +62,8 @@ pub struct HostRules {
     /// The host's config says `sandbox = "off"`: its jobs may run although the server's
     /// sandbox cannot confine them.
     pub sandbox_off: bool,
+    /// The host's tags (`execute {tag}`).
+    pub tags: Vec<String>,
 }
 
 /// The slots a running job holds: one of the server's, and one of its host's if it has a limit.

@@ -18,7 +18,7 @@ use crate::jobs::{CleanScope, JobId, ListFilter};
 #[tool_router(router = control_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "Stop a job and its whole process tree: `signal` (default TERM), then KILL after `grace_ms`. A queued job leaves the queue; an ended job is not an error.",
+        description = "Stop a job's whole process tree: `signal` (default TERM), then KILL after `grace_ms`. Ended jobs are not an error.",
         output_schema = schema_for_output::<KillReply>(),
         annotations(destructive_hint = true, idempotent_hint = true)
     )]

@@ -78,7 +78,7 @@ failed_to_start or lost"
     }
 
     #[tool(
-        description = "Wait until jobs end (all, or `any`), a line matching `until` appears in their output, or one waits for input, up to `timeout` seconds; returns why, their status and output tail.",
+        description = "Wait until jobs end (all, or `any`), print a line matching `until`, or wait for input, up to `timeout` seconds; returns why, their status and tail.",
         output_schema = schema_for_output::<WaitReply>(),
         annotations(read_only_hint = true)
     )]

@@ -29,7 +29,7 @@ pub struct ExecuteParams {
     /// Where to run: `local` (default) or a host name from the server's config.
     #[serde(default)]
     pub host: Option<String>,
-    /// Maximum runtime in seconds; then the job's whole process tree is killed (state `timed_out`).
+    /// Seconds, then the job's tree is killed (`timed_out`).
     #[serde(default)]
     pub timeout: Option<f64>,
     /// Run under a pseudo-terminal (stdout and stderr merge).
@@ -47,7 +47,7 @@ pub struct ExecuteParams {
     /// Seconds to wait for the job to end (default 0: return at once).
     #[serde(default)]
     pub wait: Option<f64>,
-    /// A short name for the job, shown by `list` and usable as a `list` filter.
+    /// A short name for the job (a `list` filter).
     #[serde(default)]
     pub label: Option<String>,
 }
@@ -74,7 +74,7 @@ pub struct OutputParams {
     /// How many lines to read (max 10000).
     #[serde(default)]
     pub lines: Option<u64>,
-    /// Most bytes of text to return (default 16384, at most 1048576).
+    /// Most bytes of text (default 16384, max 1048576).
     #[serde(default)]
     pub max_bytes: Option<u64>,
     /// Regex: only matching lines, with line numbers and cursors.
@@ -83,7 +83,7 @@ pub struct OutputParams {
     /// Lines around each `grep` match (max 50).
     #[serde(default)]
     pub context: Option<u64>,
-    /// Keep ANSI escapes and carriage returns as the job wrote them.
+    /// Keep ANSI escapes and carriage returns.
     #[serde(default)]
     pub raw: Option<bool>,
 }
@@ -101,10 +101,10 @@ pub struct TailParams {
     /// Regex: the last lines that match it.
     #[serde(default)]
     pub grep: Option<String>,
-    /// Most bytes of text to return (default 16384, at most 1048576).
+    /// Most bytes of text (default 16384, max 1048576).
     #[serde(default)]
     pub max_bytes: Option<u64>,
-    /// Keep ANSI escapes and carriage returns as the job wrote them.
+    /// Keep ANSI escapes and carriage returns.
     #[serde(default)]
     pub raw: Option<bool>,
 }
@@ -113,7 +113,7 @@ pub struct TailParams {
 pub struct InteractParams {
     /// The job id, e.g. `j3`. The job must be running with its stdin open.
     pub job_id: String,
-    /// Text to write to the job's stdin. May be empty (just wait for output, or just send `eof`).
+    /// Text for the job's stdin; may be empty (to wait for output, or send `eof`).
     #[serde(default)]
     pub input: Option<String>,
     /// Append a newline to `input` (default true).
@@ -128,14 +128,13 @@ pub struct InteractParams {
     /// Regex: return as soon as the new output matches it (e.g. a prompt like `>>> $`).
     #[serde(default)]
     pub until: Option<String>,
-    /// Return once output has been quiet this many milliseconds (default 300; a local job
-    /// back at its prompt ends the wait sooner).
+    /// Return once output is quiet this many ms (default 300).
     #[serde(default)]
     pub quiet_ms: Option<u64>,
-    /// Most bytes of text to return (default 16384, at most 1048576).
+    /// Most bytes of text (default 16384, max 1048576).
     #[serde(default)]
     pub max_bytes: Option<u64>,
-    /// Keep ANSI escapes and carriage returns as the job wrote them.
+    /// Keep ANSI escapes and carriage returns.
     #[serde(default)]
     pub raw: Option<bool>,
 }

@@ -20,7 +20,7 @@ use crate::output::view;
 #[tool_router(router = read_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "A job's state (queued, running, exited, killed, timed_out, failed_to_start, lost), exit code or signal, times, output sizes and resource use.",
+        description = "A job's state, exit code or signal, times, output sizes and resource use.",
         output_schema = schema_for_output::<JobStatus>(),
         annotations(read_only_hint = true)
     )]
