@@ -9,6 +9,14 @@ pub enum JobError {
     UnknownJob(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error(
+        "unknown group {0:?}: group ids look like g1, g2, ... (from `execute` with `hosts` or `tag`)"
+    )]
+    UnknownGroup(String),
+    #[error("no host has the tag {tag:?}; {known}")]
+    UnknownTag { tag: String, known: String },
+    #[error("nothing was started: {0}")]
+    AllRefused(String),
     #[error("unknown host {host:?}: configured hosts are {known}")]
     UnknownHost { host: String, known: String },
     #[error("the server is shutting down and starts no new jobs")]

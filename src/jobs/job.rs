@@ -34,6 +34,28 @@ impl JobId {
     }
 }
 
+/// A fan-out's id as the agent types it: `g` and a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupId(pub u64);
+
+impl std::fmt::Display for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "g{}", self.0)
+    }
+}
+
+impl GroupId {
+    /// Accepts `g2`, `G2` and `2`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let digits = s.strip_prefix(['g', 'G']).unwrap_or(s);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok().map(GroupId)
+    }
+}
+
 /// What the agent asked for, validated.
 #[derive(Debug, Clone)]
 pub struct JobRequest {
@@ -50,6 +72,8 @@ pub struct JobRequest {
     /// Keep stdin open after `stdin` was written (for `interact`).
     pub keep_stdin_open: bool,
     pub label: Option<String>,
+    /// The fan-out (`execute {hosts}` or `{tag}`) this job is one host's part of.
+    pub group: Option<GroupId>,
 }
 
 struct Life {

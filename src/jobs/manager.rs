@@ -15,7 +15,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use policies::Policy;
 
 use super::JobError;
-use super::job::{Job, JobId, JobRequest};
+use super::group::Refusal;
+use super::job::{GroupId, Job, JobId, JobRequest};
 use super::journal::{self, Entry, Journal};
 use super::queue::Started;
 use super::state::{End, Phase, StateName};
@@ -31,6 +32,7 @@ pub struct ListFilter {
     pub state: Option<StateName>,
     pub host: Option<String>,
     pub label: Option<String>,
+    pub group: Option<GroupId>,
 }
 
 /// Which ended jobs [`JobManager::clean`] forgets.
@@ -81,6 +83,9 @@ pub struct JobManager {
     pub(super) executors: HashMap<String, Arc<dyn Executor>>,
     pub(super) jobs: Mutex<BTreeMap<JobId, Arc<Job>>>,
     pub(super) next_id: AtomicU64,
+    pub(super) next_group: AtomicU64,
+    /// The hosts that refused each recent fan-out (its jobs are found by their request).
+    pub(super) group_refusals: Mutex<BTreeMap<GroupId, Vec<Refusal>>>,
     pub(super) slots: Arc<Semaphore>,
     /// Prefix of every job's tag: unique to this server run.
     pub(super) instance: String,
@@ -138,6 +143,8 @@ impl JobManager {
             executors,
             jobs: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
+            next_group: AtomicU64::new(1),
+            group_refusals: Mutex::new(BTreeMap::new()),
             slots,
             instance,
             shutting_down: AtomicBool::new(false),
@@ -277,6 +284,7 @@ impl JobManager {
             // This run's: the reader derives the log's path from its own directory and the id.
             run: None,
             layout: journal::Layout { head_cap, tail_cap },
+            group: job.request.group.map(|g| g.0),
         }));
         self.jobs().insert(id, Arc::clone(&job));
         self.retain();

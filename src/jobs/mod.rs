@@ -4,6 +4,7 @@
 //! [`wait`]), and the journal that outlives a server run ([`journal`]).
 
 mod error;
+mod group;
 mod input_wait;
 mod interact;
 pub mod job;
@@ -18,9 +19,10 @@ mod vetting;
 pub mod wait;
 
 pub use error::JobError;
+pub use group::{Group, Refusal, Targets};
 pub use input_wait::InputWait;
 pub use interact::{InteractOutcome, InteractRequest};
-pub use job::{Job, JobId, JobRequest};
+pub use job::{GroupId, Job, JobId, JobRequest};
 pub use manager::{CleanScope, JobManager, KillReport, ListFilter};
 pub use state::{End, Phase, StateName};
 pub use vetting::Assessment;

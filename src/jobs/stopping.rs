@@ -64,6 +64,7 @@ impl JobManager {
         jobs.into_iter()
             .filter(|j| filter.state.is_none_or(|s| j.phase().name() == s))
             .filter(|j| filter.host.as_ref().is_none_or(|h| &j.request.host == h))
+            .filter(|j| filter.group.is_none_or(|g| j.request.group == Some(g)))
             .filter(|j| {
                 filter
                     .label

@@ -90,7 +90,12 @@ processes were killed with the server",
                 stdin: None,
                 keep_stdin_open: false,
                 label: c.label,
+                group: c.group.map(super::GroupId),
             };
+            if let Some(g) = c.group {
+                self.next_group
+                    .fetch_max(g.saturating_add(1), Ordering::SeqCst);
+            }
             let id = JobId(c.job);
             let job = Job::imported(
                 id,

@@ -67,14 +67,12 @@ pub(super) fn pattern(p: Option<&str>, name: &str) -> Result<Option<Regex>, Tool
 }
 
 pub(super) fn tail_text(job: &Job, lines: usize) -> String {
-    view::tail(
-        &job.output,
-        lines,
-        Select::Combined,
-        None,
-        bounds::DEFAULT_MAX_BYTES,
-        false,
-    )
-    .map(|t| t.text)
-    .unwrap_or_else(|e| format!("(cannot read the output: {e})"))
+    tail_within(job, lines, bounds::DEFAULT_MAX_BYTES)
+}
+
+/// The last `lines` of a job's output, in at most about `max_bytes`.
+pub(super) fn tail_within(job: &Job, lines: usize, max_bytes: usize) -> String {
+    view::tail(&job.output, lines, Select::Combined, None, max_bytes, false)
+        .map(|t| t.text)
+        .unwrap_or_else(|e| format!("(cannot read the output: {e})"))
 }

@@ -16,14 +16,15 @@ use policies::Decision;
 #[tool_router(router = check_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "Ask the policy whether a command would be allowed on a host, and why, \
-without running it: every program the command would run, and the rule that decides each.",
+        description = "Would the policy allow this command on a host, and why? Without running \
+it: each program it would run and the rule deciding it.",
         output_schema = schema_for_output::<CheckReply>(),
         annotations(read_only_hint = true)
     )]
     async fn check(&self, Parameters(p): Parameters<CheckParams>) -> CallToolResult {
         guarded(async {
             let request = JobRequest {
+                group: None,
                 command: p.command,
                 cwd: p.cwd.map(PathBuf::from),
                 env: p.env.unwrap_or_default(),

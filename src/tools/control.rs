@@ -6,6 +6,7 @@ use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 
 use super::args::*;
+use super::group_reply::{GroupReply, OneOrGroup};
 use super::params::*;
 use super::replies::*;
 use super::server::{JobServer, guarded};
@@ -18,13 +19,17 @@ use crate::jobs::{CleanScope, JobId, ListFilter};
 #[tool_router(router = control_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "Stop a job's whole process tree: `signal` (default TERM), then KILL after `grace_ms`. Ended jobs are not an error.",
-        output_schema = schema_for_output::<KillReply>(),
+        description = "Stop a job's (or a `group`'s) whole process tree: `signal` (default TERM), then KILL after `grace_ms`.",
+        output_schema = schema_for_output::<OneOrGroup<KillReply>>(),
         annotations(destructive_hint = true, idempotent_hint = true)
     )]
     async fn kill(&self, Parameters(p): Parameters<KillParams>) -> CallToolResult {
         guarded(async {
-            let job = self.job(&p.job_id)?;
+            let target = match (p.job_id, p.group) {
+                (Some(id), None) => Ok(self.job(&id)?),
+                (None, Some(g)) => Err(self.manager.group(&g)?),
+                _ => return Err(ToolError::from("give `job_id` or `group` (one of them)")),
+            };
             let signal = match &p.signal {
                 None => nix::sys::signal::Signal::SIGTERM as i32,
                 Some(s) => parse_signal(&s.text()).ok_or_else(|| {
@@ -44,14 +49,21 @@ impl JobServer {
                 }
                 Some(ms) => Duration::from_millis(ms),
             };
+            let job = match target {
+                Ok(job) => job,
+                Err(group) => {
+                    let reports = self.manager.kill_group(&group, signal, grace).await;
+                    return Ok(OneOrGroup::group(GroupReply::killed(&group, reports)));
+                }
+            };
             let report = self.manager.kill(&job, signal, grace).await;
             let mut status = JobStatus::of(&job);
             status.command.clear();
-            Ok(KillReply {
+            Ok(OneOrGroup::one(KillReply {
                 already_ended: report.already_ended,
                 warning: report.survivors,
                 status,
-            })
+            }))
         })
         .await
     }

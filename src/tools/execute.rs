@@ -16,16 +16,17 @@ use std::path::PathBuf;
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 
+use super::group_reply::{GroupReply, OneOrGroup};
 use super::progress::Progress;
 use crate::config::bounds;
 use crate::jobs::wait::wait_jobs;
-use crate::jobs::{JobRequest, Phase};
+use crate::jobs::{JobRequest, Phase, Targets};
 
 #[tool_router(router = execute_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "Run a shell command in the background (bash -c) and get its job id at once. With `wait` (seconds), a short command comes back complete: exit status and output tail.",
-        output_schema = schema_for_output::<ExecuteReply>(),
+        description = "Run a shell command (bash -c) in the background: returns its job id at once, or with `wait` (seconds) a short one's exit status and output tail.",
+        output_schema = schema_for_output::<OneOrGroup<ExecuteReply>>(),
         annotations(destructive_hint = true, open_world_hint = true)
     )]
     async fn execute(
@@ -56,11 +57,23 @@ impl JobServer {
                     "`stdin` contains a NUL byte; only text can be sent",
                 ));
             }
+            // One host, or a fan-out (whose jobs get their hosts from the targets).
+            let (host, targets) = match (p.host, p.hosts, p.tag) {
+                (host, None, None) => (host.unwrap_or_else(|| "local".into()), None),
+                (None, Some(hosts), None) => (String::new(), Some(Targets::Hosts(hosts))),
+                (None, None, Some(tag)) => (String::new(), Some(Targets::Tag(tag))),
+                _ => {
+                    return Err(ToolError::from(
+                        "give one of `host`, `hosts` or `tag`, not several",
+                    ));
+                }
+            };
             let request = JobRequest {
+                group: None,
                 command: p.command,
                 cwd: p.cwd.map(PathBuf::from),
                 env: p.env.unwrap_or_default(),
-                host: p.host.unwrap_or_else(|| "local".into()),
+                host,
                 timeout,
                 pty: p.pty.unwrap_or(false),
                 merge_stderr: p.merge_stderr.unwrap_or(false),
@@ -68,42 +81,60 @@ impl JobServer {
                 keep_stdin_open: p.keep_stdin_open.unwrap_or(false),
                 label: p.label,
             };
-            let job = self.manager.execute(request).await?;
-            if let Phase::Ended {
-                end: crate::jobs::End::FailedToStart { reason },
-                ..
-            } = job.phase()
-            {
-                return Err(ToolError::from(format!(
-                    "job {} failed to start: {reason}",
-                    job.id
-                )));
-            }
+            let mut progress = Progress::new(ctx.peer.clone(), ctx.meta.get_progress_token());
+            let Some(targets) = targets else {
+                return self
+                    .execute_one(request, wait, &ctx, &mut progress)
+                    .await
+                    .map(OneOrGroup::one);
+            };
+            let group = self.manager.execute_group(request, targets).await?;
             if !wait.is_zero() {
-                let mut progress = Progress::new(ctx.peer.clone(), ctx.meta.get_progress_token());
-                wait_jobs(
-                    &[Arc::clone(&job)],
-                    None,
-                    false,
-                    wait,
-                    &ctx.ct,
-                    &mut progress,
-                )
-                .await
-                .map_err(|e| format!("cannot read the job's output: {e}"))?;
+                wait_jobs(&group.jobs, None, false, wait, &ctx.ct, &mut progress)
+                    .await
+                    .map_err(|e| format!("cannot read the jobs' output: {e}"))?;
             }
-            let ended = job.is_ended();
-            let mut status = JobStatus::of(&job);
-            // The caller has just sent the command: it need not read it back.
-            status.command.clear();
-            Ok(ExecuteReply {
-                status,
-                tail: ended
-                    .then(|| tail_text(&job, bounds::DEFAULT_TAIL_LINES))
-                    .filter(|t| !t.is_empty()),
-                cursor: if ended { job.output.len() } else { 0 },
-            })
+            Ok(OneOrGroup::group(GroupReply::of(&group)))
         })
         .await
+    }
+}
+
+impl JobServer {
+    /// `execute` on one host.
+    async fn execute_one(
+        &self,
+        request: JobRequest,
+        wait: std::time::Duration,
+        ctx: &RequestContext<RoleServer>,
+        progress: &mut Progress,
+    ) -> Result<ExecuteReply, ToolError> {
+        let job = self.manager.execute(request).await?;
+        if let Phase::Ended {
+            end: crate::jobs::End::FailedToStart { reason },
+            ..
+        } = job.phase()
+        {
+            return Err(ToolError::from(format!(
+                "job {} failed to start: {reason}",
+                job.id
+            )));
+        }
+        if !wait.is_zero() {
+            wait_jobs(&[Arc::clone(&job)], None, false, wait, &ctx.ct, progress)
+                .await
+                .map_err(|e| format!("cannot read the job's output: {e}"))?;
+        }
+        let ended = job.is_ended();
+        let mut status = JobStatus::of(&job);
+        // The caller has just sent the command: it need not read it back.
+        status.command.clear();
+        Ok(ExecuteReply {
+            status,
+            tail: ended
+                .then(|| tail_text(&job, bounds::DEFAULT_TAIL_LINES))
+                .filter(|t| !t.is_empty()),
+            cursor: if ended { job.output.len() } else { 0 },
+        })
     }
 }

@@ -24,7 +24,7 @@ use crate::output::view;
 #[tool_router(router = interact_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "Send input to a running job's stdin (REPL, prompt); returns the output it produced in reply, once it waits for input again, `until` matches, output goes quiet, or `wait_ms` passes.",
+        description = "Send input to a running job's stdin (REPL, prompt); returns the output it made in reply, once it waits for input again, `until` matches, output goes quiet, or `wait_ms` passes.",
         output_schema = schema_for_output::<InteractReply>(),
         annotations(destructive_hint = true, open_world_hint = true)
     )]

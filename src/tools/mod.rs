@@ -10,6 +10,7 @@ mod check_reply;
 mod control;
 mod discovery;
 mod execute;
+mod group_reply;
 mod interact;
 mod list_reply;
 mod output_reply;

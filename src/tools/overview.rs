@@ -18,13 +18,13 @@ use super::progress::Progress;
 use super::waiting::{WaitItem, WaitReply};
 use crate::config::bounds;
 use crate::jobs::wait::wait_jobs;
-use crate::jobs::{Job, ListFilter, StateName};
+use crate::jobs::{GroupId, Job, JobError, ListFilter, StateName};
 
 #[tool_router(router = overview_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
         description = "All jobs, newest first, one short row each; filter by `state`, `host`, \
-`label`; `limit` rows (default 100).",
+`label`, `group`; `limit` rows (default 100).",
         output_schema = schema_for_output::<ListReply>(),
         annotations(read_only_hint = true)
     )]
@@ -49,10 +49,16 @@ failed_to_start or lost"
                     .unwrap_or(usize::MAX)
                     .min(bounds::MAX_LIST),
             };
+            let group = p
+                .group
+                .as_deref()
+                .map(|g| GroupId::parse(g).ok_or_else(|| JobError::UnknownGroup(g.into())))
+                .transpose()?;
             let jobs = self.manager.list(&ListFilter {
                 state,
                 host: p.host,
                 label: p.label,
+                group,
             });
             let total = jobs.len();
             let rows = jobs
@@ -67,6 +73,7 @@ failed_to_start or lost"
                         command: one_line(&s.command, 200),
                         host: s.host,
                         label: s.label,
+                        group: s.group,
                         exit_code: s.exit_code,
                         waiting_for_input: s.waiting_for_input,
                     }
@@ -90,10 +97,17 @@ failed_to_start or lost"
         guarded(async {
             let mut ids: Vec<String> = p.job_ids.unwrap_or_default();
             ids.extend(p.job_id);
-            if ids.is_empty() {
-                return Err(ToolError::from("give `job_id` or `job_ids`"));
-            }
             let mut jobs: Vec<Arc<Job>> = Vec::with_capacity(ids.len());
+            if let Some(g) = &p.group {
+                jobs.extend(self.manager.group(g)?.jobs);
+                if jobs.is_empty() {
+                    return Err(ToolError::from(format!(
+                        "group {g} has no jobs left to wait for"
+                    )));
+                }
+            } else if ids.is_empty() {
+                return Err(ToolError::from("give `job_id`, `job_ids` or `group`"));
+            }
             for id in &ids {
                 let job = self.job(id)?;
                 if !jobs.iter().any(|j| j.id == job.id) {

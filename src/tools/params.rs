@@ -18,17 +18,23 @@ pub enum StreamName {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ExecuteParams {
-    /// The command line, run by bash (`bash -c`). Pipes, `&&`, redirections work.
+    /// The command line, run by `bash -c`.
     pub command: String,
-    /// Working directory (absolute, or relative to the server's). Must exist.
+    /// Working directory (must exist).
     #[serde(default)]
     pub cwd: Option<String>,
-    /// Environment variables added to the server's environment.
+    /// Environment variables to add.
     #[serde(default)]
     pub env: Option<BTreeMap<String, String>>,
-    /// Where to run: `local` (default) or a host name from the server's config.
+    /// Where to run: `local` (default) or a configured host.
     #[serde(default)]
     pub host: Option<String>,
+    /// Or several hosts: one job each, as a group (`g1`).
+    #[serde(default)]
+    pub hosts: Option<Vec<String>>,
+    /// Or every host with this tag, as a group.
+    #[serde(default)]
+    pub tag: Option<String>,
     /// Seconds, then the job's tree is killed (`timed_out`).
     #[serde(default)]
     pub timeout: Option<f64>,
@@ -38,10 +44,10 @@ pub struct ExecuteParams {
     /// stderr into stdout (`2>&1`): one stream, in exact write order.
     #[serde(default)]
     pub merge_stderr: Option<bool>,
-    /// Text for the job's stdin at start, then end of file (unless `keep_stdin_open`).
+    /// Text for stdin at start, then end of file.
     #[serde(default)]
     pub stdin: Option<String>,
-    /// Keep stdin open after writing `stdin`, for later `interact` calls.
+    /// Keep stdin open after `stdin`, for `interact`.
     #[serde(default)]
     pub keep_stdin_open: Option<bool>,
     /// Seconds to wait for the job to end (default 0: return at once).
@@ -53,9 +59,13 @@ pub struct ExecuteParams {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct JobIdParams {
+pub struct StatusParams {
     /// The job id returned by `execute`, e.g. `j3`.
-    pub job_id: String,
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// Or a group id, e.g. `g1`: each host's job.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -142,11 +152,15 @@ pub struct InteractParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct KillParams {
     /// The job id, e.g. `j3`.
-    pub job_id: String,
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// Or a group id (`g1`): all its jobs.
+    #[serde(default)]
+    pub group: Option<String>,
     /// Signal sent first: `TERM` (default), `INT`, `HUP`, `KILL`, ... or a number.
     #[serde(default)]
     pub signal: Option<SignalArg>,
-    /// Milliseconds to wait before escalating to KILL (default 3000, at most 60000).
+    /// Milliseconds before KILL (default 3000, max 60000).
     #[serde(default)]
     pub grace_ms: Option<u64>,
 }
@@ -179,6 +193,9 @@ pub struct ListParams {
     /// Only jobs with this label.
     #[serde(default)]
     pub label: Option<String>,
+    /// Only the jobs of this group (`g1`).
+    #[serde(default)]
+    pub group: Option<String>,
     /// Most rows (default 100, at most 1000).
     #[serde(default)]
     pub limit: Option<u64>,
@@ -192,16 +209,19 @@ pub struct WaitParams {
     /// Several job ids to wait for.
     #[serde(default)]
     pub job_ids: Option<Vec<String>>,
-    /// Most seconds to wait (default 30, at most 3600). The jobs keep running afterwards.
+    /// Or a group id (`g1`): its jobs.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Most seconds to wait (default 30, max 3600); the jobs keep running.
     #[serde(default)]
     pub timeout: Option<f64>,
-    /// Regex: stop waiting when a line of a job's output matches it.
+    /// Regex: return when a line of output matches it.
     #[serde(default)]
     pub until: Option<String>,
-    /// With several jobs: return when any one is done (default: when all are).
+    /// Return when any one job is done (default: all).
     #[serde(default)]
     pub any: Option<bool>,
-    /// Lines of output tail to return per job (default 10).
+    /// Tail lines per job (default 10).
     #[serde(default)]
     pub lines: Option<u64>,
 }
@@ -214,10 +234,10 @@ pub struct CleanParams {
     /// Forget these ended jobs.
     #[serde(default)]
     pub job_ids: Option<Vec<String>>,
-    /// Forget ended jobs that ended more than this many seconds ago.
+    /// Forget jobs that ended more than this many seconds ago.
     #[serde(default)]
     pub older_than: Option<f64>,
-    /// Forget every ended job (must be `true`; one of the scopes is required).
+    /// Forget every ended job.
     #[serde(default)]
     pub all: Option<bool>,
 }

@@ -8,6 +8,7 @@ use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 
 use super::args::*;
+use super::group_reply::{GroupReply, OneOrGroup};
 use super::output_reply::{GrepLine, OutputReply};
 use super::params::*;
 use super::replies::*;
@@ -20,16 +21,23 @@ use crate::output::view;
 #[tool_router(router = read_router, vis = "pub(super)")]
 impl JobServer {
     #[tool(
-        description = "A job's state, exit code or signal, times, output sizes and resource use.",
-        output_schema = schema_for_output::<JobStatus>(),
+        description = "A job's state, exit code or signal, times, output sizes, resource use; or a `group`'s jobs.",
+        output_schema = schema_for_output::<OneOrGroup<JobStatus>>(),
         annotations(read_only_hint = true)
     )]
-    async fn status(&self, Parameters(p): Parameters<JobIdParams>) -> CallToolResult {
-        guarded(async { Ok(JobStatus::of(&*self.job(&p.job_id)?)) }).await
+    async fn status(&self, Parameters(p): Parameters<StatusParams>) -> CallToolResult {
+        guarded(async {
+            Ok(match (p.job_id, p.group) {
+                (Some(id), None) => OneOrGroup::one(JobStatus::of(&*self.job(&id)?)),
+                (None, Some(g)) => OneOrGroup::group(GroupReply::of(&self.manager.group(&g)?)),
+                _ => return Err(ToolError::from("give `job_id` or `group` (one of them)")),
+            })
+        })
+        .await
     }
 
     #[tool(
-        description = "Read a job's output from a cursor (`since`, then `next`) or a `line`, or `grep` it (regex: matching lines with numbers and cursors). Reads never consume.",
+        description = "Read a job's output from a cursor (`since`, then `next`) or a `line`, or `grep` it (matching lines with numbers and cursors).",
         output_schema = schema_for_output::<OutputReply>(),
         annotations(read_only_hint = true)
     )]

@@ -78,6 +78,9 @@ pub struct JobStatus {
     /// The label given at `execute`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The fan-out it is one host's part of, e.g. `g1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// The working directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
@@ -222,6 +225,7 @@ impl JobStatus {
             exit_code,
             signal,
             reason,
+            group: r.group.map(|g| g.to_string()),
             created_at: started_at.is_none().then(|| job.created.wall.to_rfc3339()),
             started_at,
             ended_at,

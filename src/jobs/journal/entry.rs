@@ -52,6 +52,9 @@ pub struct Created {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
     pub layout: Layout,
+    /// The fan-out the job belongs to (absent: none, or a journal from before groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u64>,
 }
 
 /// One line of the journal.

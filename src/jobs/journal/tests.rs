@@ -77,6 +77,7 @@ impl Fixture {
 
 fn created(job: u64) -> Created {
     Created {
+        group: None,
         job,
         command: format!("echo {job}"),
         host: "local".into(),
