@@ -18,7 +18,7 @@ use super::progress::Progress;
 use super::waiting::{WaitItem, WaitReply};
 use crate::config::bounds;
 use crate::jobs::wait::wait_jobs;
-use crate::jobs::{GroupId, Job, JobError, ListFilter, StateName};
+use crate::jobs::{Job, ListFilter, StateName};
 
 #[tool_router(router = overview_router, vis = "pub(super)")]
 impl JobServer {
@@ -49,11 +49,10 @@ failed_to_start or lost"
                     .unwrap_or(usize::MAX)
                     .min(bounds::MAX_LIST),
             };
-            let group = p
-                .group
-                .as_deref()
-                .map(|g| GroupId::parse(g).ok_or_else(|| JobError::UnknownGroup(g.into())))
-                .transpose()?;
+            let group = match p.group.as_deref() {
+                Some(g) => Some(self.manager.group(g)?.id),
+                None => None,
+            };
             let jobs = self.manager.list(&ListFilter {
                 state,
                 host: p.host,

@@ -501,3 +501,35 @@ async fn malformed_json_over_stdio_gets_a_parse_error() {
     assert_eq!(r["id"], 7, "{r}");
     assert!(r["result"]["serverInfo"].is_object(), "{r}");
 }
+
+/// A fan-out's group outlives its server: the next run on the same state directory finds its
+/// jobs by the group id, and numbers new groups after it.
+#[tokio::test]
+async fn a_restarted_server_knows_its_predecessors_groups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_owned();
+    let mut first = Server::start_in(tempfile::tempdir().expect("tempdir"), &path, &[]).await;
+    let g = first
+        .ok(
+            "execute",
+            json!({"command": "exit 4", "hosts": ["local"], "wait": 10}),
+        )
+        .await;
+    assert_eq!(g["group_id"], "g1", "{g}");
+    first.disconnect().await;
+    assert!(eventually(Duration::from_secs(10), || !alive(first.pid)).await);
+    drop(first);
+
+    let second = Server::start_in(tempfile::tempdir().expect("tempdir"), &path, &[]).await;
+    let st = second.ok("status", json!({"group": "g1"})).await;
+    assert_eq!(st["jobs"][0]["job_id"], g["jobs"][0]["job_id"], "{st}");
+    assert_eq!(st["jobs"][0]["exit_code"], 4, "{st}");
+    let next = second
+        .ok("execute", json!({"command": "true", "hosts": ["local"]}))
+        .await;
+    assert_eq!(next["group_id"], "g2", "{next}");
+    second
+        .ok("wait", json!({"group": "g2", "timeout": 10}))
+        .await;
+    drop(dir);
+}

@@ -219,8 +219,42 @@ async fn results_match_their_output_schemas_and_carry_no_empty_fields() {
         )
         .await;
     let repl_id = repl["job_id"].as_str().expect("id").to_string();
+    // A fan-out to `local` alone is a group like any other.
+    let group = s
+        .ok(
+            "execute",
+            serde_json::json!({"command": "sleep 30", "hosts": ["local"]}),
+        )
+        .await;
+    let gid = group["group_id"].as_str().expect("group id").to_string();
+    let group_done = s
+        .ok(
+            "execute",
+            serde_json::json!({"command": "echo g", "hosts": ["local"], "wait": 10}),
+        )
+        .await;
+    assert_eq!(group_done["jobs"][0]["tail"], "g\n", "{group_done}");
+    let gdone = group_done["group_id"].as_str().expect("group id").to_string();
     let mut problems = Vec::new();
     for (tool, value) in [
+        ("execute", group),
+        ("execute", group_done),
+        (
+            "status",
+            s.ok("status", serde_json::json!({"group": gid})).await,
+        ),
+        (
+            "wait",
+            s.ok("wait", serde_json::json!({"group": gdone})).await,
+        ),
+        (
+            "list",
+            s.ok("list", serde_json::json!({"group": gid})).await,
+        ),
+        (
+            "kill",
+            s.ok("kill", serde_json::json!({"group": gid})).await,
+        ),
         (
             "interact",
             s.ok(

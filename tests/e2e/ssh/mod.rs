@@ -12,6 +12,7 @@ use crate::support::*;
 mod fixture;
 
 mod config;
+mod fanout;
 mod fleet;
 
 use fixture::Sshd;
