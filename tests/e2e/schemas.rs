@@ -234,7 +234,10 @@ async fn results_match_their_output_schemas_and_carry_no_empty_fields() {
         )
         .await;
     assert_eq!(group_done["jobs"][0]["tail"], "g\n", "{group_done}");
-    let gdone = group_done["group_id"].as_str().expect("group id").to_string();
+    let gdone = group_done["group_id"]
+        .as_str()
+        .expect("group id")
+        .to_string();
     let mut problems = Vec::new();
     for (tool, value) in [
         ("execute", group),

@@ -76,9 +76,11 @@ const WHERE: &str = "echo port ${SSH_CONNECTION##* }";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_or_a_list_runs_once_on_each_host() {
     let f = Fleet::start().await;
-    let g = f
-        .s
-        .ok("execute", json!({"command": WHERE, "tag": "gpu", "wait": 30}))
+    let g =
+        f.s.ok(
+            "execute",
+            json!({"command": WHERE, "tag": "gpu", "wait": 30}),
+        )
         .await;
     assert_eq!(g["group_id"], "g1", "{g}");
     assert_eq!(hosts_of(&g), ["a", "b"]);
@@ -99,9 +101,8 @@ async fn a_tag_or_a_list_runs_once_on_each_host() {
     assert!(g.get("refused").is_none(), "{g}");
 
     // By list, in the order given, without repeats; `local` may be one of them.
-    let g = f
-        .s
-        .ok(
+    let g =
+        f.s.ok(
             "execute",
             json!({"command": "echo ok", "hosts": ["c", "local", "a", "c"], "wait": 30}),
         )
@@ -157,19 +158,20 @@ async fn a_refusal_or_a_down_host_does_not_stop_the_others() {
     let st = f.s.ok("status", json!({"group": g["group_id"]})).await;
     assert_eq!(st["refused"][0]["host"], "c", "{st}");
     assert_eq!(member(&st, "a")["exit_code"], 0, "{st}");
-    let text = text(
-        &f.s
-            .call("status", json!({"group": g["group_id"]}))
-            .await,
-    );
+    let text = text(&f.s.call("status", json!({"group": g["group_id"]})).await);
     assert!(text.contains("refused on c"), "{text}");
 
     // Refused everywhere: nothing started, and the error says why, host by host.
-    let e = f
-        .s
-        .err("execute", json!({"command": "rm -f /nonexistent", "hosts": ["c"]}))
+    let e =
+        f.s.err(
+            "execute",
+            json!({"command": "rm -f /nonexistent", "hosts": ["c"]}),
+        )
         .await;
-    assert!(e.contains("nothing was started") && e.contains("c: "), "{e}");
+    assert!(
+        e.contains("nothing was started") && e.contains("c: "),
+        "{e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,18 +183,16 @@ async fn wait_and_kill_take_the_group() {
         "if [ \"${{SSH_CONNECTION##* }}\" = {} ]; then exit 3; fi; sleep 1000 & sleep 1000 & wait",
         f.a.port
     );
-    let g = f
-        .s
-        .ok(
+    let g =
+        f.s.ok(
             "execute",
             json!({"command": command, "hosts": ["a", "b", "c"], "env": mark.env()}),
         )
         .await;
     let gid = g["group_id"].as_str().unwrap().to_string();
-    let w = f
-        .s
-        .ok("wait", json!({"group": gid, "any": true, "timeout": 30}))
-        .await;
+    let w =
+        f.s.ok("wait", json!({"group": gid, "any": true, "timeout": 30}))
+            .await;
     assert_eq!(w["reason"], "done", "{w}");
     let ended: Vec<&Value> = w["jobs"]
         .as_array()
@@ -204,10 +204,7 @@ async fn wait_and_kill_take_the_group() {
     assert_eq!(ended[0]["host"], "a");
     assert_eq!(ended[0]["exit_code"], 3);
     // All of them: not before the others end.
-    let w = f
-        .s
-        .ok("wait", json!({"group": gid, "timeout": 1}))
-        .await;
+    let w = f.s.ok("wait", json!({"group": gid, "timeout": 1})).await;
     assert_eq!(w["reason"], "timed_out", "{w}");
     assert_eq!(w["jobs"].as_array().unwrap().len(), 3);
 
@@ -248,27 +245,29 @@ async fn wait_and_kill_take_the_group() {
 #[tokio::test]
 async fn bad_fan_outs_are_refused_with_what_to_do() {
     let f = Fleet::start().await;
-    let e = f
-        .s
-        .err("execute", json!({"command": "true", "tag": "tpu"}))
-        .await;
+    let e =
+        f.s.err("execute", json!({"command": "true", "tag": "tpu"}))
+            .await;
     assert!(
         e.contains("tpu") && e.contains("build") && e.contains("gpu"),
         "{e}"
     );
-    let e = f
-        .s
-        .err("execute", json!({"command": "true", "hosts": ["a", "nope"]}))
+    let e =
+        f.s.err(
+            "execute",
+            json!({"command": "true", "hosts": ["a", "nope"]}),
+        )
         .await;
     assert!(e.contains("nope") && e.contains("configured hosts"), "{e}");
-    let e = f
-        .s
-        .err("execute", json!({"command": "true", "hosts": []}))
-        .await;
+    let e =
+        f.s.err("execute", json!({"command": "true", "hosts": []}))
+            .await;
     assert!(e.contains("empty"), "{e}");
-    let e = f
-        .s
-        .err("execute", json!({"command": "true", "host": "a", "tag": "gpu"}))
+    let e =
+        f.s.err(
+            "execute",
+            json!({"command": "true", "host": "a", "tag": "gpu"}),
+        )
         .await;
     assert!(e.contains("one of"), "{e}");
     for tool in ["status", "kill", "wait", "list"] {
