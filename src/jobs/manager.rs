@@ -81,6 +81,9 @@ pub struct JobManager {
     /// `DIR/runs`: logs are deleted only in its run directories.
     pub(super) runs: Runs,
     pub(super) executors: HashMap<String, Arc<dyn Executor>>,
+    /// Per host, the line of its queued jobs: held by the one whose turn it is (see
+    /// [`JobManager::queue`]).
+    pub(super) lines: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
     pub(super) jobs: Mutex<BTreeMap<JobId, Arc<Job>>>,
     pub(super) next_id: AtomicU64,
     pub(super) next_group: AtomicU64,
@@ -140,6 +143,10 @@ impl JobManager {
             audit,
             runs: Runs::of_run(&jobs_dir),
             jobs_dir,
+            lines: executors
+                .keys()
+                .map(|h| (h.clone(), Arc::new(tokio::sync::Mutex::new(()))))
+                .collect(),
             executors,
             jobs: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
@@ -294,7 +301,11 @@ impl JobManager {
             .hosts
             .get(&job.request.host)
             .and_then(|(_, s)| s.clone());
+        let line = self.line(&job.request.host);
+        // A job waits its turn behind those already queued for this host.
+        let nobody_waits = line.try_lock().is_ok();
         let now = match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(_) if !nobody_waits => None,
             Ok(global) => match &host_slots {
                 None => Some((global, None)),
                 Some(h) => Arc::clone(h)
@@ -318,9 +329,18 @@ impl JobManager {
             None => Some(Box::pin(std::future::ready(())) as BoxFuture<'static, ()>),
         };
         if let Some(freed) = placed {
-            self.queue(Arc::clone(&job), executor, host_slots, freed);
+            self.queue(Arc::clone(&job), executor, host_slots, line, freed);
         }
         Ok(job)
+    }
+
+    /// The line of jobs queued for `host`.
+    pub(super) fn line(&self, host: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.lines
+            .get(host)
+            .map(Arc::clone)
+            // Every host has a line (made with its executor); a new one only serves one job.
+            .unwrap_or_default()
     }
 
     /// A receiver that fires when jobs are added or forgotten.

@@ -26,15 +26,24 @@ impl JobManager {
     /// Keeps `job` queued until it gets its slots and its executor has room for it: an
     /// executor with no capacity now (every connection to a host full) frees the slots again
     /// and the job waits for `freed` (or a bounded retry interval, whichever comes first).
+    ///
+    /// Queued jobs of a host start in the order they came: each waits for its turn in the
+    /// host's `line` (a fair lock), and only the one whose turn it is tries to start. (Without
+    /// it, every queued job woke when a channel freed and a random one took it.)
     pub(super) fn queue(
         self: &Arc<Self>,
         job: Arc<Job>,
         executor: Arc<dyn Executor>,
         host_slots: Option<Arc<Semaphore>>,
+        line: Arc<tokio::sync::Mutex<()>>,
         freed: BoxFuture<'static, ()>,
     ) {
         let manager = Arc::clone(self);
         tokio::spawn(async move {
+            let _turn = tokio::select! {
+                turn = line.lock_owned() => turn,
+                () = job.ended() => return,
+            };
             let mut freed = freed;
             let mut retry = RETRY_FIRST;
             loop {

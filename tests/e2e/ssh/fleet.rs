@@ -290,3 +290,53 @@ async fn a_host_that_is_down_fails_fast_and_holds_up_no_other() {
         .await;
     assert_eq!(r["tail"], "up\n");
 }
+
+/// The state of `id`, polled until it is `want` or the deadline passes.
+async fn reaches(s: &Server, id: &str, want: &str, within: Duration) -> Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let st = s.ok("status", json!({"job_id": id})).await;
+        if st["state"] == want || std::time::Instant::now() >= deadline {
+            return st;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_queued_for_a_full_host_start_in_the_order_they_came() {
+    let sshd = Sshd::start_with("");
+    let s = server(&sshd, &entry(&sshd, "one", "max_connections = 1")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    // Eight jobs take the connection's eight job channels; each ends when its file appears.
+    let blockers = start_many(&s, 8, "one", |i| {
+        format!("while [ ! -e {d}/go-{i} ]; do sleep 0.05; done")
+    })
+    .await;
+    assert!(
+        blockers.iter().all(|r| r["state"] == "running"),
+        "{blockers:?}"
+    );
+    let mut queued = Vec::new();
+    for _ in 0..5 {
+        let r = s
+            .ok("execute", json!({"command": "sleep 600", "host": "one"}))
+            .await;
+        assert_eq!(r["state"], "queued", "{r}");
+        queued.push(r["job_id"].as_str().unwrap().to_string());
+    }
+    // One channel frees at a time: the first in line takes it, the others keep waiting.
+    for (k, id) in queued.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("go-{k}")), "").unwrap();
+        let st = reaches(&s, id, "running", Duration::from_secs(15)).await;
+        assert_eq!(st["state"], "running", "job {k} in line: {st}");
+        for later in &queued[k + 1..] {
+            let st = s.ok("status", json!({"job_id": later})).await;
+            assert_eq!(st["state"], "queued", "after job {k} started: {st}");
+        }
+    }
+    for id in ids(&blockers).iter().chain(&queued) {
+        s.ok("kill", json!({"job_id": id})).await;
+    }
+}
