@@ -157,7 +157,7 @@ pub struct HostFile {
     pub passphrase_env: Option<String>,
     /// Seconds to wait for the connection and handshake (default 10).
     pub connect_timeout: Option<f64>,
-    /// Seconds between keepalives; a dead connection is noticed within about twice this
+    /// Seconds between keepalives; a host silent for three of these is taken for gone
     /// (default 5).
     pub keepalive: Option<f64>,
     /// A policy file for this host only (instead of the server's).

@@ -130,13 +130,23 @@ struct Job {
 /// that is, once this connection is gone (the server was killed, the network dropped): remote
 /// jobs run in their own sessions and would otherwise outlive the server. `+N` adds group N,
 /// `-N` removes it (the job ended; its id may be reused) with parameter expansions only: it ran
-/// `sed` in a subshell, two processes on the host for every job that ended.
-const WATCHDOG: &str = "exec sh -c 'trap \"\" HUP; g=\" \"; while IFS= read -r l; do case \"$l\" in +*) g=\"$g${l#+} \";; -*) n=${l#-}; case \"$g\" in *\" $n \"*) g=${g%%\" $n \"*}\" \"${g#*\" $n \"};; esac;; esac; done; for p in $g; do kill -9 -$p 2>/dev/null; done'";
+/// `sed` in a subshell, two processes on the host for every job that ended. `p` is answered
+/// with `p`: the connection's proof of life (see [`Watchdog::silent_for`]). It ignores SIGPIPE:
+/// an answer written after the connection went must not kill it before it has killed the jobs.
+const WATCHDOG: &str = "exec sh -c 'trap \"\" HUP PIPE; g=\" \"; while IFS= read -r l; do case \"$l\" in p) echo p 2>/dev/null;; +*) g=\"$g${l#+} \";; -*) n=${l#-}; case \"$g\" in *\" $n \"*) g=${g%%\" $n \"*}\" \"${g#*\" $n \"};; esac;; esac; done; for p in $g; do kill -9 -$p 2>/dev/null; done'";
 
 struct Watchdog {
     channel: ssh2::Channel,
     pending: Vec<u8>,
+    /// When the unanswered `p` was sent.
+    pinged: Option<Instant>,
 }
+
+/// A host that has not answered for this many keepalive intervals (and at least
+/// [`MIN_SILENCE`]) is taken for gone: a dropped network sends no reset, and TCP alone would
+/// notice only after many minutes of retransmissions.
+const SILENT_INTERVALS: u32 = 3;
+const MIN_SILENCE: Duration = Duration::from_secs(3);
 
 impl Watchdog {
     fn open(session: &Session) -> Option<Self> {
@@ -150,7 +160,35 @@ impl Watchdog {
         Some(Self {
             channel,
             pending: Vec::new(),
+            pinged: None,
         })
+    }
+
+    /// Asks the host for a sign of life, unless a question is already out.
+    fn ping(&mut self) {
+        if self.pinged.is_none() {
+            self.pending.extend_from_slice(b"p\n");
+            self.pinged = Some(Instant::now());
+        }
+    }
+
+    /// Reads the watchdog's answers. `false`: it has gone (its channel ended), so it can
+    /// neither guard nor answer.
+    fn read_answers(&mut self) -> bool {
+        let mut buf = [0u8; 64];
+        loop {
+            match self.channel.read(&mut buf) {
+                Ok(0) => return !self.channel.eof(),
+                Ok(_) => self.pinged = None,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// How long the host has left a question unanswered.
+    fn silent_for(&self) -> Duration {
+        self.pinged.map_or(Duration::ZERO, |t| t.elapsed())
     }
 
     fn flush(&mut self) {
@@ -260,9 +298,31 @@ pub(crate) fn run(
         }
         if let Some(w) = &mut watchdog {
             w.flush();
+            if !w.read_answers() {
+                tracing::warn!(
+                    "the remote watchdog has gone: jobs on this connection are no longer guarded"
+                );
+                watchdog = None;
+            }
+        }
+        let silence = (keepalive * SILENT_INTERVALS).max(MIN_SILENCE);
+        if let Some(w) = &watchdog
+            && w.silent_for() >= silence
+        {
+            lost(
+                &mut jobs,
+                &format!(
+                    "the host has not answered for {}s: the network or the host is gone",
+                    w.silent_for().as_secs()
+                ),
+            );
+            break;
         }
         if last_keepalive.elapsed() >= keepalive {
             last_keepalive = Instant::now();
+            if let Some(w) = &mut watchdog {
+                w.ping();
+            }
             if let Err(e) = session.keepalive_send()
                 && !is_would_block(&e)
             {

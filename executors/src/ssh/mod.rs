@@ -46,7 +46,7 @@ pub struct SshHost {
     /// known_hosts file, checked strictly.
     pub known_hosts: PathBuf,
     pub connect_timeout: Duration,
-    /// Keepalive interval: a dead connection is noticed within about twice this.
+    /// Keepalive interval: a host silent for three of these is taken for gone.
     pub keepalive: Duration,
     /// Bound on any single blocking step on an open connection.
     pub io_timeout: Duration,

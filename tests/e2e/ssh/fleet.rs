@@ -340,3 +340,66 @@ async fn jobs_queued_for_a_full_host_start_in_the_order_they_came() {
         s.ok("kill", json!({"job_id": id})).await;
     }
 }
+
+/// The host's sshd processes (the listener's descendants that are sshd, not the jobs).
+fn sshd_processes(sshd: &Sshd) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&p| descends_from(p, sshd.pid))
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.starts_with("sshd"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_gone_silent_is_noticed_within_a_few_keepalives() {
+    let sshd = Sshd::start_with("");
+    // keepalive = 1 s: silent for 3 s is gone.
+    let s = server(&sshd, &entry(&sshd, "box", "")).await;
+    let mark = Marker::new("silent");
+    let id = s
+        .start_job(json!({"command": "sleep 600", "host": "box", "env": mark.env()}))
+        .await;
+    assert!(eventually(Duration::from_secs(10), || !mark.alive().is_empty()).await);
+    // The job's process group reaches the host's watchdog after the job has started: a job
+    // that ends after it on the same connection shows it has been sent.
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "true", "host": "box", "wait": 20}),
+        )
+        .await;
+    assert_eq!(r["state"], "exited", "{r}");
+    // Stopped, the host's sshd answers nothing while the kernel still acknowledges every TCP
+    // segment: what a dropped network or a hung host looks like (no reset ever comes).
+    let stopped = sshd_processes(&sshd);
+    assert!(!stopped.is_empty());
+    for &p in &stopped {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(p, libc::SIGSTOP) };
+    }
+    let st = reaches(&s, &id, "lost", Duration::from_secs(20)).await;
+    assert_eq!(st["state"], "lost", "{st}");
+    let why = st["reason"].as_str().unwrap();
+    assert!(why.contains("not answered"), "{why}");
+    // Back, the host finds the connection closed, and its watchdog kills the job's tree.
+    for &p in &stopped {
+        // SAFETY: as above.
+        unsafe { libc::kill(p, libc::SIGCONT) };
+    }
+    assert!(
+        eventually(Duration::from_secs(15), || mark.alive().is_empty()).await,
+        "left: {:?}",
+        mark.alive()
+    );
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "echo back", "host": "box", "wait": 20}),
+        )
+        .await;
+    assert_eq!(r["tail"], "back\n", "a new connection: {r}");
+}
