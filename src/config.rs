@@ -174,6 +174,14 @@ pub struct HostFile {
     pub tags: Vec<String>,
 }
 
+/// The name of the user the server runs as (from the password database, as ssh takes it).
+fn local_user() -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
+
 /// `~/x` → `$HOME/x`.
 pub fn expand_home(p: &std::path::Path) -> PathBuf {
     match p.strip_prefix("~") {
@@ -255,10 +263,12 @@ impl HostFile {
             .clone()
             .or_else(|| target.map(|t| t.address.clone()))
             .ok_or_else(|| anyhow::anyhow!("hosts.{name}: give address (or ssh_config)"))?;
+        // An alias without `User` logs in as the local user, as ssh would.
         let user = self
             .user
             .clone()
             .or_else(|| target.and_then(|t| t.user.clone()))
+            .or_else(|| from_ssh.as_ref().and_then(|_| local_user()))
             .ok_or_else(|| {
                 anyhow::anyhow!("hosts.{name}: give user (or an ssh_config alias with User)")
             })?;
@@ -481,6 +491,19 @@ Host gate\n  HostName 10.0.0.1\n",
         );
         assert_eq!(j.identity_file, Some(PathBuf::from("/home/u/.ssh/k")));
         assert_eq!(j.known_hosts, h.known_hosts);
+    }
+
+    #[test]
+    fn an_alias_without_user_logs_in_as_the_local_user() {
+        let f = ssh("Host b\n  HostName 10.1.1.1\n");
+        let h = host("ssh_config = \"b\"\n").resolve("b", Some(&f)).unwrap();
+        let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.user, me.name);
+        // A section of this server's own config still says who it logs in as.
+        let e = host("address = \"a\"\nagent = true\n").resolve("h", None);
+        assert!(e.unwrap_err().to_string().contains("user"));
     }
 
     #[test]
