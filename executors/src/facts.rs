@@ -187,12 +187,19 @@ mod tests {
     #[test]
     fn the_probe_script_answers_what_uname_says() {
         let run = |cmd: &str| {
-            let out = std::process::Command::new("sh")
+            use std::io::Read;
+            let mut child = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(cmd)
-                .output()
+                .stdout(std::process::Stdio::piped())
+                .spawn()
                 .expect("sh runs");
-            out.stdout
+            let mut out = Vec::new();
+            child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+            // Not `output()`: the local executor's reaper, started by other tests of this
+            // crate, may reap the child first (ECHILD).
+            let _ = child.wait();
+            out
         };
         let f = parse_probe(&run(PROBE_SCRIPT));
         let uname = |flag: &str| clean(&String::from_utf8_lossy(&run(&format!("uname {flag}"))));

@@ -14,6 +14,8 @@
 //!
 //! Connection failures back off (1 s, doubling up to 30 s): while a host is known to be down,
 //! `execute` fails at once with the last error instead of waiting for another timeout.
+//! The last failure is kept (with its wall-clock time) until a connection opens: `hosts` shows
+//! it ([`Pool::connections`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
