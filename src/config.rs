@@ -200,8 +200,7 @@ impl HostFile {
             anyhow::ensure!(
                 !t.is_empty()
                     && t.len() <= 64
-                    && t
-                        .chars()
+                    && t.chars()
                         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')),
                 "hosts.{name}.tags: {t:?} is not a tag (letters, digits, '-', '_', '.'; at most 64)"
             );

@@ -1,5 +1,5 @@
 //! The MCP tools: thin handlers, one file per family ([`execute`], [`read`], [`interact`],
-//! [`control`], [`overview`], [`check`]), over the JobManager's operations; their arguments
+//! [`control`], [`overview`], [`check`], [`hosts`]), over the JobManager's operations; their arguments
 //! ([`params`], [`args`]), results ([`replies`], [`waiting`]), progress ([`progress`]) and the server that
 //! routes calls ([`server`]).
 
@@ -10,6 +10,8 @@ mod check_reply;
 mod control;
 mod discovery;
 mod execute;
+mod hosts;
+mod hosts_reply;
 mod interact;
 mod list_reply;
 mod output_reply;

@@ -13,6 +13,7 @@ mod fixture;
 
 mod config;
 mod fleet;
+mod hosts;
 
 use fixture::Sshd;
 
