@@ -31,23 +31,31 @@ pub(super) async fn probe(pool: &Arc<Pool>) -> Result<HostFacts, ProbeError> {
     let hops = if host.jump.is_some() { 2 } else { 1 };
     let bound = host.connect_timeout * hops + ANSWER_BOUND + Duration::from_secs(1);
     let asked = async {
-        let p = Arc::clone(pool);
-        let link = tokio::task::spawn_blocking(move || p.place(Need::Short))
-            .await
-            .map_err(|e| ProbeError::Unreachable(e.to_string()))?
-            .map_err(|e| ProbeError::Unreachable(e.to_string()))?;
-        let (done, rx) = oneshot::channel();
-        let gone = || ProbeError::Unreachable("the connection closed".into());
-        link.tx
-            .send(Cmd::Probe {
+        let mut attempts = 0;
+        let (rtt, output) = loop {
+            attempts += 1;
+            let p = Arc::clone(pool);
+            let link = tokio::task::spawn_blocking(move || p.place(Need::Short))
+                .await
+                .map_err(|e| ProbeError::Unreachable(e.to_string()))?
+                .map_err(|e| ProbeError::Unreachable(e.to_string()))?;
+            let (done, rx) = oneshot::channel();
+            let cmd = Cmd::Probe {
                 bound: ANSWER_BOUND,
                 done,
-            })
-            .map_err(|_| gone())?;
-        let (rtt, output) = rx
-            .await
-            .map_err(|_| gone())?
-            .map_err(ProbeError::Unreachable)?;
+            };
+            let answer = match link.tx.send(cmd) {
+                Ok(()) => rx.await.ok(),
+                Err(_) => None,
+            };
+            match answer {
+                Some(a) => break a.map_err(ProbeError::Unreachable)?,
+                // The connection closed between being chosen and taking the command (a spare
+                // one closing when idle, or one that just dropped): once more, on another.
+                None if attempts < 2 => continue,
+                None => return Err(ProbeError::Unreachable("the connection closed".into())),
+            }
+        };
         let mut facts = parse_probe(&output);
         if facts == HostFacts::default() {
             return Err(ProbeError::Unreadable);
