@@ -15,7 +15,7 @@ pub enum Connections {
     /// None is open and none failed since the last success (never connected yet, or closed
     /// when idle).
     Idle,
-    /// None is open and the last attempt to connect failed.
+    /// None is open, and the last attempt to connect failed or the last connection dropped.
     Failed { error: String, at: SystemTime },
 }
 

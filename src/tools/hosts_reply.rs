@@ -94,7 +94,8 @@ pub enum HostState {
     Connected,
     /// None is open, none failed since the last success.
     Idle,
-    /// The last attempt to connect failed: see `error`.
+    /// None is open: the last attempt to connect failed, or the last connection dropped (see
+    /// `error`).
     Failed,
 }
 
@@ -131,10 +132,10 @@ pub struct HostRow {
     /// SSH connections open, when `connected`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections: Option<usize>,
-    /// Why the last connection attempt failed, when `failed`.
+    /// Why the last connection attempt failed or the last connection dropped, when `failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// When it failed (RFC 3339).
+    /// When (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_at: Option<String>,
     /// Jobs running on the host.

@@ -191,6 +191,7 @@ pub(crate) fn run(
     let lost = |jobs: &mut HashMap<u64, Job>, why: &str| {
         // First, so that no job is placed here while the others are told.
         state.alive.store(false, Ordering::SeqCst);
+        state.dropped.note(why);
         for (_, mut j) in jobs.drain() {
             state.release();
             if let Some(tx) = j.exit.take() {

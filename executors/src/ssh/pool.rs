@@ -14,8 +14,8 @@
 //!
 //! Connection failures back off (1 s, doubling up to 30 s): while a host is known to be down,
 //! `execute` fails at once with the last error instead of waiting for another timeout.
-//! The last failure is kept (with its wall-clock time) until a connection opens: `hosts` shows
-//! it ([`Pool::connections`]).
+//! The last failure to connect, and the last connection that dropped, are kept (with their
+//! wall-clock time) until a connection opens: `hosts` shows them ([`Pool::connections`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -45,8 +45,33 @@ pub(crate) struct LinkState {
     pub freed: Arc<Freed>,
     /// Live connections to the host (this one counted until it closes).
     pub open: Arc<AtomicUsize>,
+    /// The host's last dropped connection (shared by its connections).
+    pub dropped: Arc<Dropped>,
     /// This connection was taken off `open` already.
     uncounted: AtomicBool,
+}
+
+/// Why and when a connection of the host last dropped (the host went down, the network
+/// went): not a failed attempt, but as much a sign that the host is not there now.
+#[derive(Default)]
+pub(crate) struct Dropped(Mutex<Option<(String, SystemTime)>>);
+
+impl Dropped {
+    pub fn note(&self, why: &str) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((why.to_string(), SystemTime::now()));
+    }
+
+    fn clear(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn last(&self) -> Option<(String, SystemTime)> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl LinkState {
@@ -158,6 +183,8 @@ pub(crate) struct Pool {
     pub freed: Arc<Freed>,
     /// Live connections (see [`LinkState::close_if_spare`]).
     open: Arc<AtomicUsize>,
+    /// The last connection that dropped, cleared by the next that opens.
+    dropped: Arc<Dropped>,
 }
 
 impl Pool {
@@ -168,6 +195,7 @@ impl Pool {
             opened: Condvar::new(),
             freed: Arc::new(Freed::default()),
             open: Arc::new(AtomicUsize::new(0)),
+            dropped: Arc::new(Dropped::default()),
         }
     }
 
@@ -195,13 +223,20 @@ impl Pool {
             .iter()
             .filter(|l| l.state.alive.load(Ordering::SeqCst))
             .count();
-        match &links.down {
-            _ if open > 0 => Connections::Connected { open },
-            Some(d) => Connections::Failed {
-                error: d.error.clone(),
-                at: d.at,
-            },
-            None => Connections::Idle,
+        if open > 0 {
+            return Connections::Connected { open };
+        }
+        // Whichever came last: a failed attempt, or a connection that dropped.
+        let failed = links.down.as_ref().map(|d| (d.error.clone(), d.at));
+        match (failed, self.dropped.last()) {
+            (Some(f), Some(d)) => {
+                let (error, at) = if d.1 > f.1 { d } else { f };
+                Connections::Failed { error, at }
+            }
+            (Some((error, at)), None) | (None, Some((error, at))) => {
+                Connections::Failed { error, at }
+            }
+            (None, None) => Connections::Idle,
         }
     }
 
@@ -263,6 +298,7 @@ impl Pool {
         match opened {
             Ok(link) => {
                 links.down = None;
+                self.dropped.clear();
                 if need == Need::Job {
                     link.state.jobs.fetch_add(1, Ordering::SeqCst);
                 }
@@ -333,6 +369,7 @@ impl Pool {
             refused: AtomicBool::new(false),
             freed: Arc::clone(&self.freed),
             open: Arc::clone(&self.open),
+            dropped: Arc::clone(&self.dropped),
             uncounted: AtomicBool::new(false),
         });
         // Counted before the thread starts: it may close (and uncount) at once.

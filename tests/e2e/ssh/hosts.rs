@@ -1,6 +1,7 @@
-//! `hosts`: where jobs can run. Two live sshd fixtures with tags, one whose sshd is down, and
-//! one that accepts TCP but never speaks SSH: their connection states, jobs and limits, and
-//! what a probe finds (as `uname`, `nproc` and the load say), within a bound.
+//! `hosts`: where jobs can run. Two live sshd fixtures with tags (one of which goes down later),
+//! one whose sshd is down, and one that accepts TCP but never speaks SSH: their connection
+//! states, jobs and limits, and what a probe finds (as `uname`, `nproc` and the load say),
+//! within a bound.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -222,6 +223,21 @@ async fn hosts_shows_states_jobs_limits_and_what_a_probe_finds() {
         e.contains("delta") && e.contains("alpha") && e.contains("local"),
         "names the known hosts: {e}"
     );
+
+    // beta's sshd goes away under its open connection: noticed by the keepalive (1 s).
+    beta.kill();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let b = loop {
+        let r = s.ok("hosts", json!({})).await;
+        let b = row(&r, "beta").clone();
+        if b["state"] == "failed" || Instant::now() >= deadline {
+            break b;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(b["state"], "failed", "{b}");
+    assert!(b["error"].as_str().unwrap().contains("lost"), "{b}");
+    assert!(b["failed_at"].is_string(), "{b}");
 
     s.ok("kill", json!({"job_id": first})).await;
     s.ok("kill", json!({"job_id": second["job_id"]})).await;
