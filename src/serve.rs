@@ -248,12 +248,12 @@ fn manager(
             Err(e) => return Err(e),
         };
         let address = HostAddress {
-            address: format!("{}:{}", resolved.address, resolved.port),
+            address: HostAddress::join(&resolved.address, resolved.port),
             user: resolved.user.clone(),
             via: resolved
                 .jump
                 .as_ref()
-                .map(|j| format!("{}@{}:{}", j.user, j.address, j.port)),
+                .map(|j| format!("{}@{}", j.user, HostAddress::join(&j.address, j.port))),
             max_sessions: resolved.max_sessions,
             max_connections: resolved.max_connections,
         };

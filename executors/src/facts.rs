@@ -31,7 +31,7 @@ pub struct HostFacts {
     pub kernel: Option<String>,
     /// `uname -m`, e.g. `x86_64`.
     pub arch: Option<String>,
-    /// CPUs online (`nproc`).
+    /// CPUs: `nproc` on a remote host; locally, those this process may use.
     pub cpus: Option<u32>,
     /// Load averages over 1, 5 and 15 minutes.
     pub load: Option<[f64; 3]>,

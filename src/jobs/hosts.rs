@@ -24,6 +24,18 @@ pub struct HostAddress {
     pub max_connections: usize,
 }
 
+impl HostAddress {
+    /// `address:port`, with an IPv6 address in brackets (`[::1]:22`) so that the port stands
+    /// apart.
+    pub fn join(address: &str, port: u16) -> String {
+        if address.contains(':') {
+            format!("[{address}]:{port}")
+        } else {
+            format!("{address}:{port}")
+        }
+    }
+}
+
 /// One place jobs can run, as it is now.
 #[derive(Debug)]
 pub struct HostView {
@@ -124,5 +136,17 @@ impl JobManager {
             max_timeout,
             probe: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HostAddress;
+
+    #[test]
+    fn an_ipv6_address_is_bracketed() {
+        assert_eq!(HostAddress::join("10.0.0.5", 22), "10.0.0.5:22");
+        assert_eq!(HostAddress::join("build1", 2222), "build1:2222");
+        assert_eq!(HostAddress::join("::1", 22), "[::1]:22");
     }
 }

@@ -39,7 +39,8 @@ pub struct Facts {
     /// `uname -m`, e.g. x86_64.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
-    /// CPUs online (`nproc`).
+    /// CPUs: `nproc` on an SSH host; on `local`, those the server may use (its affinity and
+    /// cgroup quota).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpus: Option<u32>,
     /// Load averages over 1, 5 and 15 minutes.

@@ -1,5 +1,6 @@
 //! The local machine's facts, read in-process: `uname(2)`, `/proc/loadavg`, and the CPUs this
-//! process may run on (its affinity and cgroup quota, as `nproc` counts them).
+//! process may use (its affinity, as `nproc` counts them, and its cgroup's CPU quota: what jobs
+//! started here can really have).
 
 use crate::facts::{HostFacts, clean, parse_load};
 
