@@ -101,9 +101,10 @@ pub enum HostState {
 }
 
 impl HostState {
+    /// For the text rendering.
     fn as_str(self) -> &'static str {
         match self {
-            HostState::Local => "local",
+            HostState::Local => "this machine",
             HostState::Connected => "connected",
             HostState::Idle => "idle",
             HostState::Failed => "failed",
@@ -220,7 +221,10 @@ impl HostRow {
         if let Some(f) = &self.facts {
             t.push_str(&format!("; {}", f.text()));
         }
-        if let Some(e) = &self.probe_error {
+        // The probe's error is often the connection's, just said above.
+        if let Some(e) = &self.probe_error
+            && self.error.as_ref() != Some(e)
+        {
             t.push_str(&format!("; probe failed: {}", one_line(e, 200)));
         }
         t
