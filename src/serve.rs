@@ -14,9 +14,9 @@ use rmcp::ServiceExt;
 
 use crate::audit::AuditLog;
 use crate::config::{ConfigFile, Limits};
-use crate::jobs::JobManager;
 use crate::jobs::journal::{self, Journal};
 use crate::jobs::manager::HostRules;
+use crate::jobs::{HostAddress, JobManager};
 use crate::sandbox::Sandbox;
 use crate::signals::Stop;
 use crate::state_dir::Runs;
@@ -247,6 +247,16 @@ fn manager(
             }
             Err(e) => return Err(e),
         };
+        let address = HostAddress {
+            address: HostAddress::join(&resolved.address, resolved.port),
+            user: resolved.user.clone(),
+            via: resolved
+                .jump
+                .as_ref()
+                .map(|j| format!("{}@{}", j.user, HostAddress::join(&j.address, j.port))),
+            max_sessions: resolved.max_sessions,
+            max_connections: resolved.max_connections,
+        };
         executors.insert(name.clone(), Arc::new(SshExecutor::new(resolved)));
         let policy = match &host.policy {
             Some(p) => {
@@ -276,6 +286,7 @@ fn manager(
                 max_timeout,
                 sandbox_off: host.sandbox_off()?,
                 tags: host.checked_tags(name)?,
+                address: Some(address),
             },
         );
     }

@@ -8,11 +8,13 @@
 //! The crate knows nothing of the server or of the policy: it runs what it is given.
 
 mod error;
+pub mod facts;
 pub mod local;
 mod spec;
 pub mod ssh;
 
 pub use error::{ControlError, SpawnError, StdinError};
+pub use facts::{Connections, HostFacts, ProbeError};
 pub use spec::{ExitInfo, JobSpec, Outcome, ResourceUsage, SandboxSpec, Stream};
 
 use std::future::Future;
@@ -45,6 +47,17 @@ pub trait Executor: Send + Sync {
     /// that never answer `NoCapacity` keep the default, which never resolves.
     fn capacity_freed(&self) -> BoxFuture<'static, ()> {
         Box::pin(std::future::pending())
+    }
+
+    /// The state of the executor's connections, for executors that have any (an SSH host).
+    fn connections(&self) -> Option<Connections> {
+        None
+    }
+
+    /// The machine's facts (OS, kernel, CPUs, load), connecting if need be. Bounded in time by
+    /// the executor; runs only the executor's own fixed, read-only command, never a job's.
+    fn probe(&self) -> BoxFuture<'_, Result<HostFacts, ProbeError>> {
+        Box::pin(std::future::ready(Err(ProbeError::Unsupported)))
     }
 }
 

@@ -135,14 +135,20 @@ impl JobManager {
         Ok(hosts)
     }
 
-    fn known_tags(&self) -> String {
-        let mut tags: Vec<&str> = self
+    /// Every tag a host has, sorted.
+    pub fn tags(&self) -> Vec<String> {
+        let mut tags: Vec<String> = self
             .hosts
             .values()
-            .flat_map(|(rules, _)| rules.tags.iter().map(String::as_str))
+            .flat_map(|(rules, _)| rules.tags.iter().cloned())
             .collect();
         tags.sort_unstable();
         tags.dedup();
+        tags
+    }
+
+    fn known_tags(&self) -> String {
+        let tags = self.tags();
         if tags.is_empty() {
             "no host has tags (`tags = [..]` in a host's config)".into()
         } else {

@@ -66,6 +66,8 @@ pub struct HostRules {
     pub sandbox_off: bool,
     /// The host's tags (`execute {tag}`).
     pub tags: Vec<String>,
+    /// How the host is reached (for `hosts`).
+    pub address: Option<super::hosts::HostAddress>,
 }
 
 /// The slots a running job holds: one of the server's, and one of its host's if it has a limit.

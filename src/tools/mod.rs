@@ -1,5 +1,5 @@
 //! The MCP tools: thin handlers, one file per family ([`execute`], [`read`], [`interact`],
-//! [`control`], [`overview`], [`check`]), over the JobManager's operations; their arguments
+//! [`control`], [`overview`], [`check`], [`hosts`]), over the JobManager's operations; their arguments
 //! ([`params`], [`args`]), results ([`replies`], [`waiting`]), progress ([`progress`]) and the server that
 //! routes calls ([`server`]).
 
@@ -11,6 +11,8 @@ mod control;
 mod discovery;
 mod execute;
 mod group_reply;
+mod hosts;
+mod hosts_reply;
 mod interact;
 mod list_reply;
 mod output_reply;

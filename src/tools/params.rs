@@ -256,3 +256,13 @@ pub struct CheckParams {
     #[serde(default)]
     pub env: Option<BTreeMap<String, String>>,
 }
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct HostsParams {
+    /// Connect; add OS, CPUs, load, round trip.
+    #[serde(default)]
+    pub probe: Option<bool>,
+    /// Only this host, probed.
+    #[serde(default)]
+    pub host: Option<String>,
+}

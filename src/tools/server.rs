@@ -35,6 +35,8 @@ pub struct JobServer {
     tool_router: ToolRouter<Self>,
     subscriptions: Subscriptions,
     cancelled_tasks: tasks::Cancelled,
+    /// Built at start: they name the configured hosts.
+    instructions: Arc<str>,
 }
 
 /// Runs a tool body, turning a panic into an error result: a panicking handler would otherwise
@@ -66,7 +68,10 @@ impl JobServer {
             + Self::interact_router()
             + Self::control_router()
             + Self::overview_router()
-            + Self::check_router();
+            + Self::check_router()
+            + Self::hosts_router();
+        let hosts = manager.host_names();
+        let tags = manager.tags();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
             tool.input_schema = Arc::new(portable(&tool.input_schema, Side::Input));
@@ -74,8 +79,10 @@ impl JobServer {
                 tool.output_schema = Some(Arc::new(portable(out, Side::Output)));
             }
             discovery::add_search_hint(tool);
+            discovery::name_hosts(tool, &hosts, &tags);
         }
         Self {
+            instructions: discovery::instructions(&hosts, &tags).into(),
             manager,
             tool_router,
             subscriptions: Subscriptions::default(),
@@ -106,7 +113,7 @@ impl ServerHandler for JobServer {
                 .build(),
         )
         .with_server_info(implementation)
-        .with_instructions(discovery::INSTRUCTIONS)
+        .with_instructions(self.instructions.to_string())
     }
 
     async fn call_tool(

@@ -134,7 +134,7 @@ async fn instructions_are_short_and_every_tool_has_a_search_hint() {
 
 /// Where `value` breaks `schema`'s `type`s (clients such as Claude Code validate results
 /// against the output schema and turn a mismatch into an error).
-fn mismatches(path: &str, schema: &Value, value: &Value, out: &mut Vec<String>) {
+pub(crate) fn mismatches(path: &str, schema: &Value, value: &Value, out: &mut Vec<String>) {
     if let Some(t) = schema.get("type").and_then(Value::as_str) {
         let ok = match t {
             "object" => value.is_object(),
@@ -167,7 +167,7 @@ fn mismatches(path: &str, schema: &Value, value: &Value, out: &mut Vec<String>) 
 
 /// Where `value` holds what a model pays to read for nothing: `null`, empty strings, arrays or
 /// objects (both Claude Code and Codex hand the model the structured result as JSON).
-fn empties(path: &str, value: &Value, out: &mut Vec<String>) {
+pub(crate) fn empties(path: &str, value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Null => out.push(format!("{path} is null")),
         Value::String(x) if x.is_empty() => out.push(format!("{path} is an empty string")),
@@ -300,6 +300,11 @@ async fn results_match_their_output_schemas_and_carry_no_empty_fields() {
         (
             "check",
             s.ok("check", serde_json::json!({"command": "ls"})).await,
+        ),
+        ("hosts", s.ok("hosts", serde_json::json!({})).await),
+        (
+            "hosts",
+            s.ok("hosts", serde_json::json!({"probe": true})).await,
         ),
         (
             "kill",

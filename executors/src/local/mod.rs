@@ -9,6 +9,7 @@
 
 mod cgroup;
 mod child;
+mod facts;
 mod fdio;
 mod reaper;
 mod sandbox;
@@ -410,6 +411,10 @@ impl Executor for LocalExecutor {
         // kill the job when that thread retires.
         let result = self.spawn_now(spec, sink);
         Box::pin(async move { result })
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Result<crate::HostFacts, crate::ProbeError>> {
+        Box::pin(std::future::ready(Ok(facts::local_facts())))
     }
 }
 

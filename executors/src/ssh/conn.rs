@@ -95,6 +95,12 @@ pub(crate) enum Cmd {
         command: String,
         done: oneshot::Sender<Result<i32, String>>,
     },
+    /// Runs the probe script (see [`super::probe`]) within `bound`; answers the time the
+    /// channel took to open and the first bytes of the output.
+    Probe {
+        bound: Duration,
+        done: oneshot::Sender<Result<(Duration, Vec<u8>), String>>,
+    },
 }
 
 /// Why a job's channel did not open.
@@ -223,6 +229,7 @@ pub(crate) fn run(
     let lost = |jobs: &mut HashMap<u64, Job>, why: &str| {
         // First, so that no job is placed here while the others are told.
         state.alive.store(false, Ordering::SeqCst);
+        state.dropped.note(why);
         for (_, mut j) in jobs.drain() {
             state.release();
             if let Some(tx) = j.exit.take() {
@@ -363,7 +370,7 @@ fn is_would_block(e: &ssh2::Error) -> bool {
 }
 
 /// Runs `f` with the session in blocking mode (bounded by the session timeout).
-fn blocking<T>(
+pub(super) fn blocking<T>(
     session: &Session,
     f: impl FnOnce() -> Result<T, ssh2::Error>,
 ) -> Result<T, ssh2::Error> {
@@ -456,6 +463,9 @@ fn command(
                 ch.exit_status()
             });
             let _ = done.send(r.map_err(|e| e.to_string()));
+        }
+        Cmd::Probe { bound, done } => {
+            let _ = done.send(super::probe::run(session, bound));
         }
     }
     Ok(())

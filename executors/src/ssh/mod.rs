@@ -9,6 +9,7 @@
 mod conn;
 mod connect;
 mod pool;
+mod probe;
 mod process;
 mod remote;
 pub mod ssh_config;
@@ -23,9 +24,12 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::{BoxFuture, Executor, JobSpec, Outcome, OutputSink, SpawnError, Spawned};
+use crate::{
+    BoxFuture, Connections, Executor, HostFacts, JobSpec, Outcome, OutputSink, ProbeError,
+    SpawnError, Spawned,
+};
 use conn::{Cmd, SpawnFailure};
-use pool::Pool;
+use pool::{Need, Pool};
 use process::SshProcess;
 
 /// OpenSSH's default `MaxSessions`: channels per connection, the watchdog's included.
@@ -88,7 +92,7 @@ impl SshExecutor {
     ) -> Result<Attempt, SpawnError> {
         // Connecting blocks (TCP, handshake, authentication): off the runtime's threads.
         let pool = Arc::clone(&self.pool);
-        let link = tokio::task::spawn_blocking(move || pool.place())
+        let link = tokio::task::spawn_blocking(move || pool.place(Need::Job))
             .await
             .map_err(|e| SpawnError::Unavailable(e.to_string()))??;
         let pgid = Arc::new(AtomicI64::new(0));
@@ -164,5 +168,13 @@ impl Executor for SshExecutor {
         let freed = Arc::clone(&self.pool.freed);
         let seen = freed.generation();
         Box::pin(async move { freed.changed_since(seen).await })
+    }
+
+    fn connections(&self) -> Option<Connections> {
+        Some(self.pool.connections())
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Result<HostFacts, ProbeError>> {
+        Box::pin(probe::probe(&self.pool))
     }
 }

@@ -14,17 +14,19 @@
 //!
 //! Connection failures back off (1 s, doubling up to 30 s): while a host is known to be down,
 //! `execute` fails at once with the last error instead of waiting for another timeout.
+//! The last failure to connect, and the last connection that dropped, are kept (with their
+//! wall-clock time) until a connection opens: `hosts` shows them ([`Pool::connections`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
 
 use super::SshHost;
 use super::conn::{self, Queue};
 use super::connect;
-use crate::SpawnError;
+use crate::{Connections, SpawnError};
 
 /// Channels of each connection not available to jobs: the watchdog's, and one for kills.
 const RESERVED_CHANNELS: usize = 2;
@@ -43,8 +45,33 @@ pub(crate) struct LinkState {
     pub freed: Arc<Freed>,
     /// Live connections to the host (this one counted until it closes).
     pub open: Arc<AtomicUsize>,
+    /// The host's last dropped connection (shared by its connections).
+    pub dropped: Arc<Dropped>,
     /// This connection was taken off `open` already.
     uncounted: AtomicBool,
+}
+
+/// Why and when a connection of the host last dropped (the host went down, the network
+/// went): not a failed attempt, but as much a sign that the host is not there now.
+#[derive(Default)]
+pub(crate) struct Dropped(Mutex<Option<(String, SystemTime)>>);
+
+impl Dropped {
+    pub fn note(&self, why: &str) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((why.to_string(), SystemTime::now()));
+    }
+
+    fn clear(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn last(&self) -> Option<(String, SystemTime)> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl LinkState {
@@ -122,8 +149,30 @@ struct Links {
     live: Vec<Arc<Link>>,
     /// Connections being opened (counted against the limit).
     connecting: usize,
-    /// The last connection failure: until when not to try again, the error, the next backoff.
-    down: Option<(Instant, String, Duration)>,
+    /// The last connection failure, cleared by the next success.
+    down: Option<Down>,
+}
+
+/// A failed attempt to connect.
+struct Down {
+    /// Not tried again before this.
+    until: Instant,
+    error: String,
+    /// The back-off after the next failure.
+    next_backoff: Duration,
+    /// When it failed, as wall-clock time (for `hosts`; `until` is monotonic).
+    at: SystemTime,
+}
+
+/// What a caller of [`Pool::place`] needs of a connection.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Need {
+    /// A channel reserved for a job.
+    Job,
+    /// Any live connection, no channel reserved: for the server's own short commands (a
+    /// probe), which use the channel kept free for kills (the connection thread runs one such
+    /// command at a time).
+    Short,
 }
 
 pub(crate) struct Pool {
@@ -134,6 +183,8 @@ pub(crate) struct Pool {
     pub freed: Arc<Freed>,
     /// Live connections (see [`LinkState::close_if_spare`]).
     open: Arc<AtomicUsize>,
+    /// The last connection that dropped, cleared by the next that opens.
+    dropped: Arc<Dropped>,
 }
 
 impl Pool {
@@ -144,6 +195,7 @@ impl Pool {
             opened: Condvar::new(),
             freed: Arc::new(Freed::default()),
             open: Arc::new(AtomicUsize::new(0)),
+            dropped: Arc::new(Dropped::default()),
         }
     }
 
@@ -163,9 +215,35 @@ impl Pool {
         self.links.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A connection with a channel reserved for one job (release it through its state if the
-    /// job does not start). Blocks while connecting: call it off the async runtime's threads.
-    pub fn place(&self) -> Result<Arc<Link>, SpawnError> {
+    /// The connections as they are now.
+    pub fn connections(&self) -> Connections {
+        let links = self.links();
+        let open = links
+            .live
+            .iter()
+            .filter(|l| l.state.alive.load(Ordering::SeqCst))
+            .count();
+        if open > 0 {
+            return Connections::Connected { open };
+        }
+        // Whichever came last: a failed attempt, or a connection that dropped.
+        let failed = links.down.as_ref().map(|d| (d.error.clone(), d.at));
+        match (failed, self.dropped.last()) {
+            (Some(f), Some(d)) => {
+                let (error, at) = if d.1 > f.1 { d } else { f };
+                Connections::Failed { error, at }
+            }
+            (Some((error, at)), None) | (None, Some((error, at))) => {
+                Connections::Failed { error, at }
+            }
+            (None, None) => Connections::Idle,
+        }
+    }
+
+    /// A connection with what `need` asks for: for a job, a channel reserved (release it
+    /// through its state if the job does not start). Blocks while connecting: call it off the
+    /// async runtime's threads.
+    pub fn place(&self, need: Need) -> Result<Arc<Link>, SpawnError> {
         let per = self.per_connection();
         // Connections open one at a time: a burst of jobs waits for the connection being
         // opened (it may have room for them) instead of opening one each, and a host that is
@@ -175,7 +253,7 @@ impl Pool {
             let mut links = self.links();
             loop {
                 links.live.retain(|l| l.state.alive.load(Ordering::SeqCst));
-                if let Some(link) = Self::room(&links, per) {
+                if let Some(link) = Self::room(&links, per, need) {
                     return Ok(link);
                 }
                 if links.connecting == 0 {
@@ -198,13 +276,13 @@ impl Pool {
             if open >= self.host.max_connections {
                 return Err(self.full(open));
             }
-            if let Some((until, why, _)) = &links.down
+            if let Some(Down { until, error, .. }) = &links.down
                 && Instant::now() < *until
             {
                 if links.live.is_empty() {
                     let left = until.saturating_duration_since(Instant::now());
                     return Err(SpawnError::Unavailable(format!(
-                        "{why} (the host is not tried again for {}s)",
+                        "{error} (the host is not tried again for {}s)",
                         left.as_secs() + 1
                     )));
                 }
@@ -220,17 +298,24 @@ impl Pool {
         match opened {
             Ok(link) => {
                 links.down = None;
-                link.state.jobs.fetch_add(1, Ordering::SeqCst);
+                self.dropped.clear();
+                if need == Need::Job {
+                    link.state.jobs.fetch_add(1, Ordering::SeqCst);
+                }
                 links.live.push(Arc::clone(&link));
                 Ok(link)
             }
             Err(e) => {
-                let backoff = links.down.as_ref().map_or(FIRST_BACKOFF, |d| d.2);
-                links.down = Some((
-                    Instant::now() + backoff,
-                    e.clone(),
-                    (backoff * 2).min(MAX_BACKOFF),
-                ));
+                let backoff = links
+                    .down
+                    .as_ref()
+                    .map_or(FIRST_BACKOFF, |d| d.next_backoff);
+                links.down = Some(Down {
+                    until: Instant::now() + backoff,
+                    error: e.clone(),
+                    next_backoff: (backoff * 2).min(MAX_BACKOFF),
+                    at: SystemTime::now(),
+                });
                 if links
                     .live
                     .iter()
@@ -245,10 +330,13 @@ impl Pool {
         }
     }
 
-    /// A live connection with a free channel, reserved.
-    fn room(links: &Links, per: usize) -> Option<Arc<Link>> {
+    /// A live connection with a free channel, reserved (for a job), or any live one.
+    fn room(links: &Links, per: usize, need: Need) -> Option<Arc<Link>> {
         links.live.iter().find_map(|l| {
             let s = &l.state;
+            if need == Need::Short {
+                return s.alive.load(Ordering::SeqCst).then(|| Arc::clone(l));
+            }
             if s.refused.load(Ordering::SeqCst) {
                 return None;
             }
@@ -281,6 +369,7 @@ impl Pool {
             refused: AtomicBool::new(false),
             freed: Arc::clone(&self.freed),
             open: Arc::clone(&self.open),
+            dropped: Arc::clone(&self.dropped),
             uncounted: AtomicBool::new(false),
         });
         // Counted before the thread starts: it may close (and uncount) at once.

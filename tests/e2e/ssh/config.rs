@@ -82,6 +82,13 @@ Host gate\n  HostName 127.0.0.1\n  Port {b}\n  User root\n  IdentityFile ~/.ssh/
         .err("execute", json!({"command": "true", "host": "strict"}))
         .await;
     assert!(e.contains("bastion") && e.contains("is not in"), "{e}");
+    // `hosts` says where the host is and what it goes through, and probes it through the tunnel.
+    let h = s.ok("hosts", json!({"host": "via"})).await;
+    let h = &h["hosts"][0];
+    assert_eq!(h["address"], format!("127.0.0.1:{}", target.port), "{h}");
+    assert_eq!(h["via"], format!("root@127.0.0.1:{}", bastion.port), "{h}");
+    assert_eq!(h["state"], "connected", "{h}");
+    assert!(h["facts"]["os"].is_string(), "{h}");
     // The tunnel carries a kill like a direct connection.
     let mark = Marker::new("jump");
     let id = s

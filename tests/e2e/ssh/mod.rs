@@ -14,6 +14,7 @@ mod fixture;
 mod config;
 mod fanout;
 mod fleet;
+mod hosts;
 
 use fixture::Sshd;
 
