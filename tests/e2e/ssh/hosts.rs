@@ -281,7 +281,8 @@ async fn the_instructions_and_the_host_parameter_name_the_hosts() {
     let mut config = String::new();
     for i in 1..=12 {
         config += &format!(
-            "[hosts.h{i:02}]\naddress = \"127.0.0.1\"\nport = 1\nuser = \"root\"\nagent = true\n\n"
+            "[hosts.h{i:02}]\naddress = \"127.0.0.1\"\nport = 1\nuser = \"root\"\nagent = true\ntags = [\"t{}\", \"all\"]\n\n",
+            i % 3
         );
     }
     let path = dir.path().join("config.toml");
@@ -295,6 +296,12 @@ async fn the_instructions_and_the_host_parameter_name_the_hosts() {
         "{instructions}"
     );
     assert!(!instructions.contains("h06"), "bounded: {instructions}");
+    // How to run on several, and with which tags.
+    assert!(
+        instructions.contains("`hosts: [..]` or `tag`")
+            && instructions.contains("Tags: all, t0, t1, t2."),
+        "{instructions}"
+    );
     let tools = peer.list_all_tools().await.unwrap();
     for name in ["execute", "check", "list", "hosts"] {
         let t = tools.iter().find(|t| t.name == name).unwrap();
@@ -303,6 +310,11 @@ async fn the_instructions_and_the_host_parameter_name_the_hosts() {
             .unwrap();
         assert!(d.contains(named), "{name}: {d}");
     }
+    let execute = tools.iter().find(|t| t.name == "execute").unwrap();
+    let d = execute.input_schema["properties"]["tag"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(d.ends_with("Tags: all, t0, t1, t2."), "{d}");
     let r = s.ok("hosts", json!({})).await;
     assert_eq!(r["hosts"].as_array().unwrap().len(), 13, "all of them: {r}");
 }
