@@ -131,6 +131,51 @@ async fn a_flood_of_half_open_connections_leaves_a_connected_client_served() {
     assert!(eventually(Duration::from_secs(10), || open_fds(pid) <= fds_before + 2).await);
 }
 
+/// While every connection the cap allows is held by a client that says nothing, a new client
+/// takes the place of the oldest of them and is served at once, not after the header timeout.
+#[tokio::test]
+async fn a_new_client_is_served_while_the_cap_is_full_of_silent_connections() {
+    let s = HttpServer::start_with(&["--http-header-timeout", "60", "--http-max-connections", "8"])
+        .await;
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        let mut c = TcpStream::connect(&s.addr).await.unwrap();
+        c.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        silent.push(c);
+    }
+    // Each of them holds its place.
+    for c in &mut silent {
+        assert!(closed_within(c, Duration::from_millis(100)).await.is_none());
+    }
+    let started = Instant::now();
+    let c = tokio::time::timeout(Duration::from_secs(20), s.client())
+        .await
+        .expect("a new client connects while the cap is full");
+    let r = call(&c, "execute", json!({"command": "echo served", "wait": 10})).await;
+    assert_eq!(r["state"], "exited", "{r}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    // The oldest silent connections made room for it.
+    let mut closed = 0;
+    for c in &mut silent {
+        if closed_within(c, Duration::from_millis(200)).await.is_some() {
+            closed += 1;
+        }
+    }
+    assert!((1..=8).contains(&closed), "{closed} closed");
+    assert!(
+        closed_within(&mut silent[0], Duration::from_millis(10))
+            .await
+            .is_some(),
+        "the oldest went first"
+    );
+}
+
 #[tokio::test]
 async fn sessions_beyond_the_cap_get_503_and_idle_ones_expire() {
     let s = HttpServer::start_with(&[
