@@ -94,6 +94,15 @@ impl JobManager {
     fn target_hosts(&self, targets: Targets) -> Result<Vec<String>, JobError> {
         let hosts = match targets {
             Targets::Hosts(names) => {
+                // `"a, b"` as one string (models write lists so) names a and b, unless a host
+                // is called that.
+                let names = names.into_iter().flat_map(|n| {
+                    if n.contains(',') && !self.executors.contains_key(n.trim()) {
+                        n.split(',').map(str::to_string).collect()
+                    } else {
+                        vec![n]
+                    }
+                });
                 let mut hosts: Vec<String> = Vec::new();
                 for name in names {
                     let name = name.trim().to_string();

@@ -109,20 +109,28 @@ async fn a_tag_or_a_list_runs_once_on_each_host() {
         .await;
     assert_eq!(g["group_id"], "g2");
     assert_eq!(hosts_of(&g), ["c", "local", "a"]);
+    // A list written as one string is taken for what it says.
+    let g2 =
+        f.s.ok(
+            "execute",
+            json!({"command": "true", "hosts": "b, local", "wait": 30}),
+        )
+        .await;
+    assert_eq!(hosts_of(&g2), ["b", "local"], "{g2}");
     for host in ["c", "local", "a"] {
         assert_eq!(member(&g, host)["state"], "exited", "{g}");
     }
     // `list {group}` shows the group's jobs only.
-    let l = f.s.ok("list", json!({"group": "g2"})).await;
+    let l = f.s.ok("list", json!({"group": g["group_id"]})).await;
     assert_eq!(l["total"], 3, "{l}");
     assert!(
         l["jobs"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|j| j["group"] == "g2")
+            .all(|j| j["group"] == g["group_id"])
     );
-    assert_eq!(f.s.ok("list", json!({})).await["total"], 5);
+    assert_eq!(f.s.ok("list", json!({})).await["total"], 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
