@@ -307,7 +307,8 @@ pub(crate) fn run(
             w.flush();
             if !w.read_answers() {
                 tracing::warn!(
-                    "the remote watchdog has gone: jobs on this connection are no longer guarded"
+                    "the remote watchdog's channel ended (the connection is closing, or it was \
+killed on the host): jobs on this connection are no longer guarded"
                 );
                 watchdog = None;
             }
