@@ -28,7 +28,6 @@ use tokio::sync::oneshot;
 
 use super::connect::Connected;
 use super::pool::LinkState;
-use super::remote::MARKER;
 use crate::{ExitInfo, Outcome, OutputSink, Stream};
 
 /// Longest sleep between two rounds.
@@ -76,6 +75,8 @@ fn drain(woken: &UnixStream) {
 pub(crate) enum Cmd {
     Spawn {
         command: String,
+        /// The start of the job's marker line (see [`super::remote::MARKER`]).
+        marker: Vec<u8>,
         pty: bool,
         sink: Arc<dyn OutputSink>,
         pgid: Arc<AtomicI64>,
@@ -122,8 +123,9 @@ struct Job {
     sink: Arc<dyn OutputSink>,
     pgid: Arc<AtomicI64>,
     exit: Option<oneshot::Sender<Outcome>>,
-    /// Bytes of stderr before the process-group marker line has been seen.
-    marker: Option<Vec<u8>>,
+    /// Until the process-group marker line has been seen: what it starts with, and the
+    /// incomplete line of stderr so far.
+    marker: Option<Marker>,
     stdin: Vec<PendingInput>,
     close_stdin: bool,
     out_done: bool,
@@ -392,6 +394,7 @@ fn command(
     match cmd {
         Cmd::Spawn {
             command,
+            marker,
             pty,
             sink,
             pgid,
@@ -416,7 +419,11 @@ fn command(
                             sink,
                             pgid,
                             exit: Some(exit),
-                            marker: if pty { None } else { Some(Vec::new()) },
+                            marker: (!pty).then(|| Marker {
+                                prefix: marker,
+                                line: Vec::new(),
+                                seen: 0,
+                            }),
                             stdin: Vec::new(),
                             close_stdin: false,
                             out_done: false,
@@ -541,40 +548,70 @@ fn pump(session: &Session, job: &mut Job, buf: &mut [u8]) -> io::Result<(bool, b
     Ok((moved, job.out_done && job.err_done))
 }
 
-/// Forwards stderr, taking the process-group marker line off its front.
+/// Stderr looked through for the marker line at most: login files may write before it, but
+/// a host that never sends it must not make the reader hold output back for long.
+const MARKER_SEARCH: usize = 64 * 1024;
+
+/// The search for a job's process-group marker line.
+struct Marker {
+    /// `\x1eMCPJOBS-PGID:<nonce>:`
+    prefix: Vec<u8>,
+    /// The incomplete line of stderr so far.
+    line: Vec<u8>,
+    /// Bytes of stderr looked through.
+    seen: usize,
+}
+
+/// The process group a marker line reports: only a number above 1 (a group id of 0 or 1
+/// would make a kill signal far more than the job).
+fn pgid_of(rest: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(rest).ok()?;
+    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<i64>().ok().filter(|&p| p > 1)
+}
+
+/// Forwards stderr, taking the process-group marker line out of it. Lines before the marker
+/// (a login file's noise) are passed on as they come.
 fn stderr_bytes(job: &mut Job, data: &[u8]) {
-    let Some(pending) = &mut job.marker else {
+    let Some(m) = &mut job.marker else {
         job.sink.append(Stream::Stderr, data);
         return;
     };
-    pending.extend_from_slice(data);
-    if let Some(nl) = pending.iter().position(|b| *b == b'\n') {
-        let line = pending[..nl].to_vec();
-        let rest = pending[nl + 1..].to_vec();
-        job.marker = None;
-        match line.strip_prefix(MARKER) {
-            Some(id) => {
-                if let Some(pgid) = std::str::from_utf8(id)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<i64>().ok())
-                {
-                    job.pgid.store(pgid, Ordering::SeqCst);
-                }
-                if !rest.is_empty() {
-                    job.sink.append(Stream::Stderr, &rest);
-                }
+    let mut data = data;
+    while let Some(nl) = data.iter().position(|b| *b == b'\n') {
+        m.line.extend_from_slice(&data[..nl]);
+        data = &data[nl + 1..];
+        m.seen += nl + 1;
+        let line = std::mem::take(&mut m.line);
+        if let Some(rest) = line.strip_prefix(m.prefix.as_slice()) {
+            if let Some(pgid) = pgid_of(rest) {
+                job.pgid.store(pgid, Ordering::SeqCst);
             }
-            None => {
-                // The wrapper did not start (no setsid or bash on the host?): pass it all on.
-                job.sink.append(Stream::Stderr, &line);
-                job.sink.append(Stream::Stderr, b"\n");
-                job.sink.append(Stream::Stderr, &rest);
+            job.marker = None;
+            if !data.is_empty() {
+                job.sink.append(Stream::Stderr, data);
             }
+            return;
         }
-    } else if pending.len() > 4096 {
-        let all = std::mem::take(pending);
+        job.sink.append(Stream::Stderr, &line);
+        job.sink.append(Stream::Stderr, b"\n");
+        if m.seen > MARKER_SEARCH {
+            // The wrapper did not start (no setsid or sh on the host?): pass the rest on.
+            job.marker = None;
+            if !data.is_empty() {
+                job.sink.append(Stream::Stderr, data);
+            }
+            return;
+        }
+    }
+    m.seen += data.len();
+    m.line.extend_from_slice(data);
+    if m.seen > MARKER_SEARCH {
+        let line = std::mem::take(&mut m.line);
         job.marker = None;
-        job.sink.append(Stream::Stderr, &all);
+        job.sink.append(Stream::Stderr, &line);
     }
 }
 
@@ -600,5 +637,26 @@ fn exit_of(session: &Session, channel: &mut ssh2::Channel) -> ExitInfo {
         signal,
         core_dumped: false,
         usage: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pgid_of;
+
+    #[test]
+    fn only_a_group_above_1_is_taken() {
+        assert_eq!(pgid_of(b"4242"), Some(4242));
+        for bad in [
+            &b"1"[..],
+            b"0",
+            b"-1",
+            b"",
+            b" 42",
+            b"42;kill",
+            b"99999999999999999999999",
+        ] {
+            assert_eq!(pgid_of(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -87,6 +87,7 @@ impl SshExecutor {
     async fn attempt(
         &self,
         command: &str,
+        nonce: &str,
         pty: bool,
         sink: &Arc<dyn OutputSink>,
     ) -> Result<Attempt, SpawnError> {
@@ -100,6 +101,7 @@ impl SshExecutor {
         let (reply_tx, reply_rx) = oneshot::channel();
         let cmd = Cmd::Spawn {
             command: command.to_string(),
+            marker: remote::marker_prefix(nonce),
             pty,
             sink: Arc::clone(sink),
             pgid: Arc::clone(&pgid),
@@ -148,12 +150,14 @@ impl Executor for SshExecutor {
                     "a remote job cannot be confined by this server's kernel".into(),
                 ));
             }
-            let command = remote::command_line(&spec);
+            let nonce = remote::nonce();
+            let command = remote::command_line(&spec, &nonce);
             // A refused channel marks its connection full, and a dropped one is gone: each
             // retry goes elsewhere or opens a connection, so a few suffice.
             let host = self.pool.host();
             for _ in 0..=host.max_connections {
-                if let Attempt::Started(s) = self.attempt(&command, spec.pty, &sink).await? {
+                if let Attempt::Started(s) = self.attempt(&command, &nonce, spec.pty, &sink).await?
+                {
                     return Ok(s);
                 }
             }

@@ -86,7 +86,7 @@ impl Process for SshProcess {
             let deadline = Instant::now() + Duration::from_secs(5);
             let pgid = loop {
                 let p = self.pgid.load(Ordering::SeqCst);
-                if p > 0 {
+                if p > 1 {
                     break p;
                 }
                 if Instant::now() >= deadline {

@@ -403,3 +403,63 @@ async fn a_host_gone_silent_is_noticed_within_a_few_keepalives() {
         .await;
     assert_eq!(r["tail"], "back\n", "a new connection: {r}");
 }
+
+/// A login that writes to stderr before the command runs (a `.bashrc`'s warning) does not hide
+/// the job's process group, and a marker line that is not the job's own (no nonce, or another
+/// one) is passed on as output and never taken: `kill` stops the job and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_noise_and_false_markers_do_not_fool_kill() {
+    // A process group the false markers name: it must survive.
+    let mut decoy = std::process::Command::new("setsid")
+        .args(["sleep", "600"])
+        .spawn()
+        .unwrap();
+    let victim = decoy.id();
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            std::fs::read_to_string(format!("/proc/{victim}/stat")).is_ok_and(|s| {
+                s.rsplit(") ").next().and_then(|r| r.split(' ').nth(2)) == Some(&victim.to_string())
+            })
+        })
+        .await
+    );
+    let sshd = Sshd::start_with(&format!(
+        "ForceCommand printf 'login noise\\n\\036MCPJOBS-PGID:{victim}\\n\\036MCPJOBS-PGID:0123456789abcdef:{victim}\\n' >&2; eval \"$SSH_ORIGINAL_COMMAND\"\n"
+    ));
+    let s = server(&sshd, &entry(&sshd, "box", "")).await;
+    let mark = Marker::new("noisy-login");
+    let id = s
+        .start_job(json!({"command": "echo started; sleep 600", "host": "box", "env": mark.env()}))
+        .await;
+    s.ok(
+        "wait",
+        json!({"job_id": id, "until": "started", "timeout": 20}),
+    )
+    .await;
+    let st = s.ok("status", json!({"job_id": id})).await;
+    let pid = st["pid"].as_u64().expect("the job's own group was found") as u32;
+    assert_ne!(pid, victim, "{st}");
+    let k = s.ok("kill", json!({"job_id": id, "grace_ms": 1000})).await;
+    assert_eq!(k["state"], "killed", "{k}");
+    assert!(k.get("warning").is_none(), "{k}");
+    assert!(
+        eventually(Duration::from_secs(10), || mark.alive().is_empty()).await,
+        "left: {:?}",
+        mark.alive()
+    );
+    assert!(
+        decoy.try_wait().unwrap().is_none(),
+        "the group a false marker named was not signalled"
+    );
+    let err = s
+        .ok("output", json!({"job_id": id, "stream": "stderr"}))
+        .await;
+    let text = err["text"].as_str().unwrap();
+    assert!(text.starts_with("login noise\n"), "{text}");
+    assert!(
+        !text.contains(&format!(":{pid}")),
+        "the job's own marker is taken out: {text}"
+    );
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+}
