@@ -211,7 +211,8 @@ impl Policy {
             .unwrap_or(self.default)
     }
 
-    pub(crate) fn cwd_for(&self, host: &str) -> Option<&[PathBuf]> {
+    /// The directories jobs on `host` must run in, if the policy limits them.
+    pub fn cwd_for(&self, host: &str) -> Option<&[PathBuf]> {
         self.hosts
             .get(host)
             .and_then(|h| h.cwd.as_deref())

@@ -284,7 +284,12 @@ impl JobManager {
             job: id.0,
             command: job.request.command.clone(),
             host: job.request.host.clone(),
-            cwd: Some(vetted.cwd.clone()),
+            // A remote job's directory is the one it was given (or its login directory).
+            cwd: if job.request.host == "local" {
+                Some(vetted.cwd.clone())
+            } else {
+                job.request.cwd.clone()
+            },
             label: job.request.label.clone(),
             pty: job.request.pty,
             merge_stderr: job.request.merge_stderr,

@@ -59,6 +59,23 @@ impl JobManager {
         if !verdict.allowed {
             reasons.push(verdict.summary());
         }
+        // A remote job starts in its login directory on the host, which this server cannot
+        // see: the policy judged the directory above with this server's, so a job whose
+        // directory matters must name its own, absolutely.
+        if r.host != "local" {
+            match &r.cwd {
+                Some(c) if !c.is_absolute() => reasons.push(format!(
+                    "on the remote host {:?}, `cwd` must be an absolute path ({} would be taken from the login directory there, which this server cannot see)",
+                    r.host,
+                    c.display()
+                )),
+                None if policy.cwd_for(&r.host).is_some() => reasons.push(format!(
+                    "the policy limits where jobs run on {:?}: give `cwd`, an absolute path on that host (without it the job would start in its login directory there)",
+                    r.host
+                )),
+                _ => {}
+            }
+        }
         let sandbox = match &self.sandbox {
             None => None,
             Some(s) if r.host == "local" => {

@@ -463,3 +463,55 @@ async fn login_noise_and_false_markers_do_not_fool_kill() {
     let _ = decoy.kill();
     let _ = decoy.wait();
 }
+
+/// A remote job starts in its login directory on the host, which the server cannot see: where
+/// the host's policy limits the working directory, a job must name an absolute one there.
+#[tokio::test]
+async fn a_remote_working_directory_must_be_absolute_and_given_under_cwd_limits() {
+    let sshd = Sshd::start();
+    let policy = sshd.path("cwd-policy.toml");
+    std::fs::write(&policy, "default = \"allow\"\ncwd = [\"/tmp\"]\n").unwrap();
+    let config = entry(&sshd, "jail", &format!("policy = \"{}\"", policy.display()))
+        + &entry(&sshd, "free", "");
+    let s = server(&sshd, &config).await;
+    let no_cwd = s
+        .err("execute", json!({"command": "pwd", "host": "jail"}))
+        .await;
+    assert!(no_cwd.contains("give `cwd`"), "{no_cwd}");
+    let relative = s
+        .err(
+            "execute",
+            json!({"command": "pwd", "host": "jail", "cwd": "tmp"}),
+        )
+        .await;
+    assert!(relative.contains("absolute"), "{relative}");
+    // `check` says the same, before anything runs.
+    let c = s
+        .ok("check", json!({"command": "pwd", "host": "jail"}))
+        .await;
+    assert_eq!(c["allowed"], false, "{c}");
+    // A relative directory means nothing on any remote host.
+    let e = s
+        .err(
+            "execute",
+            json!({"command": "pwd", "host": "free", "cwd": "tmp"}),
+        )
+        .await;
+    assert!(e.contains("absolute"), "{e}");
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "pwd", "host": "jail", "cwd": "/tmp", "wait": 20}),
+        )
+        .await;
+    assert_eq!(r["tail"], "/tmp\n", "{r}");
+    // Without limits, no `cwd` is the login directory, as with ssh.
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "pwd", "host": "free", "wait": 20}),
+        )
+        .await;
+    assert_eq!(r["state"], "exited", "{r}");
+    assert!(r.get("cwd").is_none(), "{r}");
+}
