@@ -15,6 +15,9 @@ use ssh2_config::{ParseRule, SshConfig};
 
 /// Largest ssh config file read.
 pub const MAX_SIZE: u64 = 256 * 1024;
+/// Most `Host` patterns in a file: the parser's work grows faster than the pattern count (a
+/// 200 KB file of 30,000 patterns took minutes of CPU at start-up).
+pub const MAX_PATTERNS: usize = 1024;
 
 /// Why an ssh config host could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,8 @@ give the host's address, user and identity_file in this server's config instead"
     },
     #[error("bad ssh config {0}: {1}")]
     Parse(PathBuf, String),
+    #[error("the ssh config {0} names more than {MAX_PATTERNS} Host patterns")]
+    TooManyPatterns(PathBuf),
     #[error("no `Host {alias}` in the ssh config {path}")]
     NoSuchHost { alias: String, path: PathBuf },
     #[error(
@@ -90,13 +95,20 @@ impl SshConfigFile {
 
     /// Parses `text`, read from `path`.
     pub fn parse(path: &Path, text: &str, home: &Path) -> Result<Self, SshConfigError> {
+        let mut patterns = 0usize;
         for (i, line) in text.lines().enumerate() {
-            let keyword = line
+            let mut words = line
                 .trim_start()
                 .split(|c: char| c.is_whitespace() || c == '=')
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
+                .filter(|w| !w.is_empty());
+            let keyword = words.next().unwrap_or("").to_ascii_lowercase();
+            if keyword == "host" {
+                patterns += words.count();
+                if patterns > MAX_PATTERNS {
+                    return Err(SshConfigError::TooManyPatterns(path.into()));
+                }
+                continue;
+            }
             let why = match keyword.as_str() {
                 "include" => "it would read more files",
                 "match" => "Match blocks are not understood",
@@ -260,6 +272,19 @@ Host gate\n  HostName gate.example\n  IdentityFile ~/.ssh/g\nHost *.corp web?\n 
             f.resolve("a.corp").unwrap().target.user.as_deref(),
             Some("x")
         );
+    }
+
+    #[test]
+    fn a_file_of_too_many_host_patterns_is_refused_at_once() {
+        let names: Vec<String> = (0..30_000).map(|i| format!("a{i}")).collect();
+        let e = parse(&format!("Host {}\n  User x\n", names.join(" ")))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("Host patterns"), "{e}");
+        let many = (0..1024)
+            .map(|i| format!("Host h{i}\n  User x\n"))
+            .collect::<String>();
+        assert!(parse(&many).is_ok());
     }
 
     #[test]
