@@ -31,6 +31,10 @@ pub struct JobSpec {
     pub tag: String,
     /// Kernel confinement of the job's whole tree (local jobs only); `None`: none.
     pub sandbox: Option<SandboxSpec>,
+    /// Set once the job must not run after all (it was killed while being started): an
+    /// executor that takes long to start a job (connecting to a host) looks at it before it
+    /// runs the command.
+    pub abandoned: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What the kernel confines for a job and every descendant.

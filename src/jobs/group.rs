@@ -17,6 +17,9 @@ use super::{GroupId, Job, JobError, JobRequest};
 pub const MAX_HOSTS: usize = 64;
 /// Fan-outs whose refusals are remembered (the oldest are forgotten first).
 const KEPT_REFUSALS: usize = 256;
+/// How long a fan-out waits for its jobs to be started before it answers (the others are
+/// `queued` in the reply and start on their own).
+const PLACE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Where a fan-out runs.
 #[derive(Debug, Clone)]
@@ -42,8 +45,11 @@ pub struct Group {
 }
 
 impl JobManager {
-    /// Starts `request` on every host of `targets` at once (a slow or down host holds up no
-    /// other). Fails only when the targets are wrong or no host started the job.
+    /// Starts `request` on every host of `targets`. Each host's job is admitted (vetted) in
+    /// host order, then placed in a task of its own: the call waits for the placements at
+    /// most [`PLACE_WAIT`], so a host that takes long to connect holds up neither the others
+    /// nor the caller (its job is `queued` until then). Fails only when the targets are wrong
+    /// or every host refused.
     pub async fn execute_group(
         self: &Arc<Self>,
         request: JobRequest,
@@ -51,25 +57,29 @@ impl JobManager {
     ) -> Result<Group, JobError> {
         let hosts = self.target_hosts(targets)?;
         let id = GroupId(self.next_group.fetch_add(1, Ordering::SeqCst));
-        // Each start is polled in host order up to its first wait, so job ids follow it.
-        let starts = hosts.iter().map(|host| {
-            let mut r = request.clone();
-            r.host.clone_from(host);
-            r.group = Some(id);
-            self.execute(r)
-        });
-        let results = futures::future::join_all(starts).await;
         let mut jobs = Vec::new();
         let mut refused = Vec::new();
-        for (host, result) in hosts.into_iter().zip(results) {
-            match result {
-                Ok(job) => jobs.push(job),
+        let mut placements = Vec::new();
+        for host in hosts {
+            let mut r = request.clone();
+            r.host.clone_from(&host);
+            r.group = Some(id);
+            match self.admit(r) {
+                Ok((job, executor)) => {
+                    let manager = Arc::clone(self);
+                    let placed = Arc::clone(&job);
+                    placements.push(tokio::spawn(async move {
+                        manager.place(placed, executor).await;
+                    }));
+                    jobs.push(job);
+                }
                 Err(e) => refused.push(Refusal {
                     host,
                     reason: e.to_string(),
                 }),
             }
         }
+        let _ = tokio::time::timeout(PLACE_WAIT, futures::future::join_all(placements)).await;
         if jobs.is_empty() {
             let why: Vec<String> = refused
                 .iter()

@@ -108,6 +108,9 @@ pub struct Job {
     /// Serialises writers of stdin (the initial `stdin` text, then `interact` calls), so that
     /// their bytes never interleave.
     pub stdin_gate: Arc<tokio::sync::Mutex<()>>,
+    /// Set when the job ends: an executor still starting it must not run it (see
+    /// [`executors::JobSpec::abandoned`]).
+    pub(super) abandoned: Arc<std::sync::atomic::AtomicBool>,
     /// What a wait for input is dated from (see `input_wait`).
     pub(super) input_clock: Mutex<InputClock>,
 }
@@ -138,6 +141,7 @@ impl Job {
             sandbox: Mutex::new(None),
             tmpdir: Mutex::new(None),
             stdin_gate: Arc::new(tokio::sync::Mutex::new(())),
+            abandoned: Arc::default(),
             input_clock: Mutex::new(InputClock::default()),
         }
     }
@@ -296,6 +300,8 @@ impl Job {
     }
 
     fn finish(&self, end: End, usage: Option<executors::ResourceUsage>) {
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let mut life = self.life();
         if life.phase.is_ended() {
             return;

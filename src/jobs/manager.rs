@@ -235,6 +235,17 @@ impl JobManager {
     /// Validates, vets and starts (or queues) a job. Returns once the job is running, queued,
     /// or has failed to start.
     pub async fn execute(self: &Arc<Self>, request: JobRequest) -> Result<Arc<Job>, JobError> {
+        let (job, executor) = self.admit(request)?;
+        self.place(Arc::clone(&job), executor).await;
+        Ok(job)
+    }
+
+    /// The part of [`Self::execute`] that decides: validation, the policy, the job made and
+    /// recorded. What is left is to [`Self::place`] it.
+    pub(super) fn admit(
+        &self,
+        request: JobRequest,
+    ) -> Result<(Arc<Job>, Arc<dyn Executor>), JobError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(JobError::ShuttingDown);
         }
@@ -303,7 +314,12 @@ impl JobManager {
         self.jobs().insert(id, Arc::clone(&job));
         self.retain();
         let _ = self.listing.send(());
+        Ok((job, executor))
+    }
 
+    /// Starts an admitted job, or queues it; returns once it runs, is queued, or has failed
+    /// to start.
+    pub(super) async fn place(self: &Arc<Self>, job: Arc<Job>, executor: Arc<dyn Executor>) {
         let host_slots = self
             .hosts
             .get(&job.request.host)
@@ -338,7 +354,6 @@ impl JobManager {
         if let Some(freed) = placed {
             self.queue(Arc::clone(&job), executor, host_slots, line, freed);
         }
-        Ok(job)
     }
 
     /// The line of jobs queued for `host`.
@@ -434,6 +449,7 @@ impl JobManager {
             stdin: job.stdin_allowed(),
             tag: format!("{}:{}", self.instance, job.id),
             sandbox: sandbox_spec,
+            abandoned: Some(Arc::clone(&job.abandoned)),
         };
         let sink: Arc<dyn OutputSink> = Arc::clone(&job.output) as Arc<dyn OutputSink>;
         let Spawned { process, outcome } = match executor.spawn(spec, sink).await {

@@ -90,12 +90,18 @@ impl SshExecutor {
         nonce: &str,
         pty: bool,
         sink: &Arc<dyn OutputSink>,
+        abandoned: Option<&AtomicBool>,
     ) -> Result<Attempt, SpawnError> {
         // Connecting blocks (TCP, handshake, authentication): off the runtime's threads.
         let pool = Arc::clone(&self.pool);
         let link = tokio::task::spawn_blocking(move || pool.place(Need::Job))
             .await
             .map_err(|e| SpawnError::Unavailable(e.to_string()))??;
+        // Connecting may have taken long: the job may have been killed meanwhile.
+        if abandoned.is_some_and(|a| a.load(std::sync::atomic::Ordering::SeqCst)) {
+            link.state.release();
+            return Err(SpawnError::Invalid("killed before it started".into()));
+        }
         let pgid = Arc::new(AtomicI64::new(0));
         let (exit_tx, exit_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
@@ -156,7 +162,10 @@ impl Executor for SshExecutor {
             // retry goes elsewhere or opens a connection, so a few suffice.
             let host = self.pool.host();
             for _ in 0..=host.max_connections {
-                if let Attempt::Started(s) = self.attempt(&command, &nonce, spec.pty, &sink).await?
+                let abandoned = spec.abandoned.as_deref();
+                if let Attempt::Started(s) = self
+                    .attempt(&command, &nonce, spec.pty, &sink, abandoned)
+                    .await?
                 {
                     return Ok(s);
                 }

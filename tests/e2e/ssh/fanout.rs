@@ -286,3 +286,110 @@ async fn bad_fan_outs_are_refused_with_what_to_do() {
     assert!(e.contains("group"), "{e}");
     assert_eq!(f.s.ok("list", json!({})).await["total"], 0, "nothing ran");
 }
+
+/// A host that accepts the connection and never speaks SSH holds up neither the other hosts
+/// nor the call: its job is `queued` in the reply while it connects, and fails later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_slow_to_connect_holds_up_nothing() {
+    let good = Sshd::start();
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            conns.push(c);
+        }
+    });
+    let config = entry(&good, "good", "")
+        + &format!(
+            "[hosts.silent]\naddress = \"127.0.0.1\"\nport = {port}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nconnect_timeout = 30\n",
+            good.path("user_key").display(),
+            good.path("known_hosts").display()
+        );
+    let path = good.path("slow.toml");
+    std::fs::write(&path, config).unwrap();
+    let s = Server::start_with(&["--config", path.to_str().unwrap()]).await;
+    let g = s
+        .ok(
+            "execute",
+            json!({"command": "echo hi", "hosts": ["silent", "good"]}),
+        )
+        .await;
+    assert_eq!(member(&g, "silent")["state"], "queued", "{g}");
+    let w = s
+        .ok(
+            "wait",
+            json!({"job_id": member(&g, "good")["job_id"], "timeout": 20}),
+        )
+        .await;
+    assert_eq!(w["jobs"][0]["state"], "exited", "{w}");
+    // It is still trying; `kill` takes it out of the queue.
+    let k = s
+        .ok("kill", json!({"job_id": member(&g, "silent")["job_id"]}))
+        .await;
+    assert_eq!(k["state"], "killed", "{k}");
+    held.abort();
+}
+
+/// Forwards connections on a port of its own to `port`, each after `delay`: a host slow to
+/// connect. Returns the port and the task (abort it to stop).
+async fn slow_forwarder(port: u16, delay: Duration) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let own = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (own, task)
+}
+
+/// A job killed while its host is still connecting never runs, even once the connection is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_while_its_host_connects_never_runs() {
+    let sshd = Sshd::start();
+    let (port, forwarder) = slow_forwarder(sshd.port, Duration::from_secs(2)).await;
+    let config = format!(
+        "[hosts.slow]\naddress = \"127.0.0.1\"\nport = {port}\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nconnect_timeout = 20\n",
+        sshd.path("user_key").display(),
+        sshd.path("known_hosts").display()
+    );
+    // The sshd's host key is known under its own port; the forwarder's port needs it too.
+    let known = std::fs::read_to_string(sshd.path("known_hosts")).unwrap();
+    let key = known.split_once(' ').unwrap().1.to_string();
+    std::fs::write(
+        sshd.path("known_hosts"),
+        format!("{known}[127.0.0.1]:{port} {key}"),
+    )
+    .unwrap();
+    let path = sshd.path("slow.toml");
+    std::fs::write(&path, config).unwrap();
+    let s = Server::start_with(&["--config", path.to_str().unwrap()]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let canary = dir.path().join("ran");
+    let g = s
+        .ok(
+            "execute",
+            json!({"command": format!("touch {}", canary.display()), "hosts": ["slow"]}),
+        )
+        .await;
+    assert_eq!(member(&g, "slow")["state"], "queued", "{g}");
+    let k = s.ok("kill", json!({"group": g["group_id"]})).await;
+    assert_eq!(member(&k, "slow")["state"], "killed", "{k}");
+    // Once the connection is up, a later job runs on it; the killed one did not.
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "echo up", "host": "slow", "wait": 30}),
+        )
+        .await;
+    assert_eq!(r["tail"], "up\n", "{r}");
+    assert!(!canary.exists(), "the killed job ran");
+    forwarder.abort();
+}
