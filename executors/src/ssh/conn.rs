@@ -91,6 +91,12 @@ pub(crate) enum Cmd {
     CloseStdin {
         id: u64,
     },
+    /// Closes a killed job's channel and ends the job: its process group is gone, but a
+    /// process that left it (a new session) still holds the output open, and the job would
+    /// never end on its own.
+    Close {
+        id: u64,
+    },
     /// Runs a short command on its own channel and returns its exit code (for kills).
     Exec {
         command: String,
@@ -132,6 +138,8 @@ struct Job {
     err_done: bool,
     /// Whether the job's process group was given to the watchdog.
     watched: bool,
+    /// Its channel was closed from here ([`Cmd::Close`]): it ends now.
+    closing: bool,
 }
 
 /// A shell on the host that kills the process groups it was told about once its input ends —
@@ -278,7 +286,7 @@ pub(crate) fn run(
             match pump(&session, job, &mut buf) {
                 Ok((moved, done)) => {
                     busy |= moved;
-                    if done {
+                    if done || job.closing {
                         finished.push(*id);
                     }
                 }
@@ -429,6 +437,7 @@ fn command(
                             out_done: false,
                             err_done: pty,
                             watched: false,
+                            closing: false,
                         },
                     );
                     let _ = reply.send(Ok(*next_id));
@@ -459,6 +468,13 @@ fn command(
         Cmd::CloseStdin { id } => {
             if let Some(j) = jobs.get_mut(&id) {
                 j.close_stdin = true;
+            }
+        }
+        Cmd::Close { id } => {
+            if let Some(job) = jobs.get_mut(&id) {
+                // The loop then ends it as finished (the watchdog forgets its group).
+                let _ = job.channel.close();
+                job.closing = true;
             }
         }
         Cmd::Exec { command, done } => {

@@ -19,7 +19,21 @@ pub(crate) struct SshProcess {
     pub host: String,
 }
 
+/// How long a killed job's channel may stay open once its process group is gone: the exit
+/// status usually follows at once; later, a process that left the group holds the output.
+const CLOSE_AFTER: Duration = Duration::from_secs(1);
+
 impl SshProcess {
+    /// Closes the job's channel in a moment, unless it has ended by then (see [`Cmd::Close`]).
+    fn close_soon(&self) {
+        let tx = self.tx.clone();
+        let id = self.id;
+        tokio::spawn(async move {
+            tokio::time::sleep(CLOSE_AFTER).await;
+            let _ = tx.send(Cmd::Close { id });
+        });
+    }
+
     fn send(&self, cmd: Cmd) -> Result<(), String> {
         self.tx
             .send(cmd)
@@ -107,6 +121,7 @@ impl Process for SshProcess {
             let until = Instant::now() + grace;
             while Instant::now() < until {
                 if !self.group_alive(pgid).await.map_err(err)? {
+                    self.close_soon();
                     return Ok(());
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -116,6 +131,7 @@ impl Process for SshProcess {
                     .await
                     .map_err(err)?;
                 if !self.group_alive(pgid).await.map_err(err)? {
+                    self.close_soon();
                     return Ok(());
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -515,3 +515,29 @@ async fn a_remote_working_directory_must_be_absolute_and_given_under_cwd_limits(
     assert_eq!(r["state"], "exited", "{r}");
     assert!(r.get("cwd").is_none(), "{r}");
 }
+
+/// A process that leaves the job's session on the host (`setsid`) escapes the kill there (no
+/// cgroup of ours on a remote host); the job itself still ends when killed, even while that
+/// process holds its output open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_remote_job_ends_even_when_an_escaped_process_holds_its_output() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, &entry(&sshd, "box", "")).await;
+    let mark = Marker::new("escaped");
+    let id = s
+        .start_job(json!({"command": "setsid sleep 300 & echo started; sleep 300", "host": "box", "env": mark.env()}))
+        .await;
+    s.ok(
+        "wait",
+        json!({"job_id": id, "until": "started", "timeout": 20}),
+    )
+    .await;
+    let k = s.ok("kill", json!({"job_id": id, "grace_ms": 500})).await;
+    assert_eq!(k["state"], "killed", "{k}");
+    // The escaped process is there still: what the README says a remote kill cannot reach.
+    assert!(!mark.alive().is_empty());
+    for p in mark.alive() {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    }
+}
