@@ -73,7 +73,7 @@ impl JobManager {
     /// bound: a host that is down answers its error without holding up the others) when
     /// `probe` is set or one host is named.
     pub async fn hosts(&self, only: Option<&str>, probe: bool) -> Result<Vec<HostView>, JobError> {
-        let names = match only {
+        let names = match only.map(str::trim) {
             Some(name) => {
                 // The same error as `execute` on an unknown host, listing the known ones.
                 self.executor(name)?;

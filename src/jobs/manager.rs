@@ -244,8 +244,13 @@ impl JobManager {
     /// recorded. What is left is to [`Self::place`] it.
     pub(super) fn admit(
         &self,
-        request: JobRequest,
+        mut request: JobRequest,
     ) -> Result<(Arc<Job>, Arc<dyn Executor>), JobError> {
+        // ` box` is `box`, as in `hosts: [..]`.
+        let trimmed = request.host.trim();
+        if trimmed.len() != request.host.len() {
+            request.host = trimmed.to_string();
+        }
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(JobError::ShuttingDown);
         }

@@ -28,7 +28,9 @@ it: each program it would run and the rule deciding it.",
                 command: p.command,
                 cwd: p.cwd.map(PathBuf::from),
                 env: p.env.unwrap_or_default(),
-                host: p.host.unwrap_or_else(|| "local".into()),
+                host: p
+                    .host
+                    .map_or_else(|| "local".into(), |h| h.trim().to_string()),
                 timeout: None,
                 pty: false,
                 merge_stderr: false,

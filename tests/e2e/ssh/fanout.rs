@@ -284,6 +284,16 @@ async fn bad_fan_outs_are_refused_with_what_to_do() {
     }
     let e = f.s.err("status", json!({})).await;
     assert!(e.contains("group"), "{e}");
+    // A host name is trimmed wherever it is given, as in `hosts: [..]`.
+    let c =
+        f.s.ok(
+            "check",
+            json!({"command": "rm -f /nonexistent", "host": " c "}),
+        )
+        .await;
+    assert_eq!(c["allowed"], false, "c's own policy decides: {c}");
+    let h = f.s.ok("hosts", json!({"host": " a"})).await;
+    assert_eq!(h["hosts"][0]["name"], "a", "{h}");
     assert_eq!(f.s.ok("list", json!({})).await["total"], 0, "nothing ran");
 }
 
