@@ -120,6 +120,9 @@ pub(crate) enum SpawnFailure {
 
 /// libssh2's "channel failure": the server refused to open a channel.
 const CHANNEL_FAILURE: i32 = -21;
+/// A short command's channel refused: tried again this many times, this far apart.
+const EXEC_RETRIES: usize = 5;
+const EXEC_RETRY_PAUSE: Duration = Duration::from_millis(40);
 
 /// Input waiting to be written: the bytes, how many are written, who to tell when done.
 type PendingInput = (Vec<u8>, usize, oneshot::Sender<Result<(), String>>);
@@ -478,14 +481,28 @@ fn command(
             }
         }
         Cmd::Exec { command, done } => {
-            let r = blocking(session, || {
-                let mut ch = session.channel_session()?;
-                ch.exec(&command)?;
-                let mut sink = Vec::new();
-                let _ = ch.read_to_end(&mut sink);
-                ch.wait_close()?;
-                ch.exit_status()
-            });
+            let run = || {
+                blocking(session, || {
+                    let mut ch = session.channel_session()?;
+                    ch.exec(&command)?;
+                    let mut sink = Vec::new();
+                    let _ = ch.read_to_end(&mut sink);
+                    ch.wait_close()?;
+                    ch.exit_status()
+                })
+            };
+            let mut r = run();
+            // sshd frees a session a moment after the close of the one before (the kill's
+            // previous check, say): the reserved channel is then refused for a few ms.
+            for _ in 0..EXEC_RETRIES {
+                match &r {
+                    Err(e) if e.code() == ssh2::ErrorCode::Session(CHANNEL_FAILURE) => {
+                        std::thread::sleep(EXEC_RETRY_PAUSE);
+                        r = run();
+                    }
+                    _ => break,
+                }
+            }
             let _ = done.send(r.map_err(|e| e.to_string()));
         }
         Cmd::Probe { bound, done } => {
