@@ -56,15 +56,17 @@ pub(crate) fn command_line(spec: &JobSpec, nonce: &str) -> String {
     // The marker goes to stderr before any merge, where the reader looks for it. The wrapper
     // that reports it is `sh` (dash on Debian-like hosts, which starts faster than bash; every
     // remote start pays it), which then execs the job's bash: the command runs exactly as
-    // `bash -c` did.
+    // `bash -c` did. setsid's own stderr is /dev/null (its "child did not exit normally",
+    // after every kill, is not the job's output): the wrapper gets the real one on fd 3.
     line.push_str(&format!(
-        "setsid -w sh -c 'printf \"\\036MCPJOBS-PGID:{nonce}:%s\\n\" \"$$\" >&2; exec bash -c \"$1\""
+        "setsid -w sh -c 'exec 2>&3 3>&-; printf \"\\036MCPJOBS-PGID:{nonce}:%s\\n\" \"$$\" >&2; exec bash -c \"$1\""
     ));
     if spec.merge_stderr && !spec.pty {
         line.push_str(" 2>&1");
     }
     line.push_str("' mcp-jobs ");
     line.push_str(&quote(&spec.command));
+    line.push_str(" 3>&2 2>/dev/null");
     line
 }
 
@@ -86,7 +88,7 @@ mod tests {
             "{line}"
         );
         assert!(
-            line.ends_with("mcp-jobs 'echo '\\''it'\\'''\\''s'\\'' \"$HOME\"'"),
+            line.ends_with("mcp-jobs 'echo '\\''it'\\'''\\''s'\\'' \"$HOME\"' 3>&2 2>/dev/null"),
             "{line}"
         );
     }

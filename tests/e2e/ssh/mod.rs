@@ -137,6 +137,9 @@ async fn kill_leaves_no_remote_process() {
         "left: {:?}",
         mark.alive()
     );
+    // The wrapper's own complaint about its child's signal is not the job's output.
+    let out = s.ok("output", json!({"job_id": id})).await;
+    assert_eq!(out["text"].as_str().unwrap_or(""), "", "{out}");
 }
 
 #[tokio::test]
