@@ -430,7 +430,9 @@ fn command(
                             sink,
                             pgid,
                             exit: Some(exit),
-                            marker: (!pty).then(|| Marker {
+                            // Under a pty, stderr arrives merged into stdout, marker included.
+                            marker: Some(Marker {
+                                stream: if pty { Stream::Stdout } else { Stream::Stderr },
                                 prefix: marker,
                                 line: Vec::new(),
                                 seen: 0,
@@ -548,12 +550,13 @@ fn pump(session: &Session, job: &mut Job, buf: &mut [u8]) -> io::Result<(bool, b
                 Ok(0) => {
                     if job.channel.eof() {
                         job.out_done = true;
+                        unmarked_end(job, Stream::Stdout);
                     }
                     break;
                 }
                 Ok(n) => {
                     moved = true;
-                    job.sink.append(Stream::Stdout, &buf[..n]);
+                    marked_bytes(job, Stream::Stdout, &buf[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
@@ -566,12 +569,13 @@ fn pump(session: &Session, job: &mut Job, buf: &mut [u8]) -> io::Result<(bool, b
                 Ok(0) => {
                     if job.channel.eof() {
                         job.err_done = true;
+                        unmarked_end(job, Stream::Stderr);
                     }
                     break;
                 }
                 Ok(n) => {
                     moved = true;
-                    stderr_bytes(job, &buf[..n]);
+                    marked_bytes(job, Stream::Stderr, &buf[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
@@ -581,17 +585,19 @@ fn pump(session: &Session, job: &mut Job, buf: &mut [u8]) -> io::Result<(bool, b
     Ok((moved, job.out_done && job.err_done))
 }
 
-/// Stderr looked through for the marker line at most: login files may write before it, but
+/// Output looked through for the marker line at most: login files may write before it, but
 /// a host that never sends it must not make the reader hold output back for long.
 const MARKER_SEARCH: usize = 64 * 1024;
 
 /// The search for a job's process-group marker line.
 struct Marker {
+    /// The stream it comes on.
+    stream: Stream,
     /// `\x1eMCPJOBS-PGID:<nonce>:`
     prefix: Vec<u8>,
-    /// The incomplete line of stderr so far.
+    /// The incomplete line so far.
     line: Vec<u8>,
-    /// Bytes of stderr looked through.
+    /// Bytes looked through.
     seen: usize,
 }
 
@@ -605,12 +611,24 @@ fn pgid_of(rest: &[u8]) -> Option<i64> {
     text.parse::<i64>().ok().filter(|&p| p > 1)
 }
 
-/// Forwards stderr, taking the process-group marker line out of it. Lines before the marker
-/// (a login file's noise) are passed on as they come.
-fn stderr_bytes(job: &mut Job, data: &[u8]) {
-    let Some(m) = &mut job.marker else {
-        job.sink.append(Stream::Stderr, data);
-        return;
+/// The stream the marker was looked for on ended without it: what it held back is output.
+fn unmarked_end(job: &mut Job, stream: Stream) {
+    if let Some(m) = job.marker.take_if(|m| m.stream == stream)
+        && !m.line.is_empty()
+    {
+        job.sink.append(stream, &m.line);
+    }
+}
+
+/// Forwards output, taking the process-group marker line out of the stream it comes on.
+/// Lines before the marker (a login file's noise) are passed on as they come.
+fn marked_bytes(job: &mut Job, stream: Stream, data: &[u8]) {
+    let m = match &mut job.marker {
+        Some(m) if m.stream == stream => m,
+        _ => {
+            job.sink.append(stream, data);
+            return;
+        }
     };
     let mut data = data;
     while let Some(nl) = data.iter().position(|b| *b == b'\n') {
@@ -618,23 +636,25 @@ fn stderr_bytes(job: &mut Job, data: &[u8]) {
         data = &data[nl + 1..];
         m.seen += nl + 1;
         let line = std::mem::take(&mut m.line);
-        if let Some(rest) = line.strip_prefix(m.prefix.as_slice()) {
+        // A terminal ends lines with `\r\n`.
+        let bare = line.strip_suffix(b"\r").unwrap_or(&line);
+        if let Some(rest) = bare.strip_prefix(m.prefix.as_slice()) {
             if let Some(pgid) = pgid_of(rest) {
                 job.pgid.store(pgid, Ordering::SeqCst);
             }
             job.marker = None;
             if !data.is_empty() {
-                job.sink.append(Stream::Stderr, data);
+                job.sink.append(stream, data);
             }
             return;
         }
-        job.sink.append(Stream::Stderr, &line);
-        job.sink.append(Stream::Stderr, b"\n");
+        job.sink.append(stream, &line);
+        job.sink.append(stream, b"\n");
         if m.seen > MARKER_SEARCH {
             // The wrapper did not start (no setsid or sh on the host?): pass the rest on.
             job.marker = None;
             if !data.is_empty() {
-                job.sink.append(Stream::Stderr, data);
+                job.sink.append(stream, data);
             }
             return;
         }
@@ -644,7 +664,7 @@ fn stderr_bytes(job: &mut Job, data: &[u8]) {
     if m.seen > MARKER_SEARCH {
         let line = std::mem::take(&mut m.line);
         job.marker = None;
-        job.sink.append(Stream::Stderr, &line);
+        job.sink.append(stream, &line);
     }
 }
 

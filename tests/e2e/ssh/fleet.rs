@@ -541,3 +541,26 @@ async fn a_killed_remote_job_ends_even_when_an_escaped_process_holds_its_output(
         unsafe { libc::kill(p, libc::SIGKILL) };
     }
 }
+
+/// A host that never runs the wrapper (a forced command) gives no process group; what it
+/// prints is the job's output all the same, to the last byte, with a pty too.
+#[tokio::test]
+async fn output_of_a_host_that_never_sends_the_marker_is_kept_whole() {
+    let sshd = Sshd::start_with("ForceCommand printf 'restricted: no'; printf ' shell' >&2\n");
+    let s = server(&sshd, &entry(&sshd, "box", "")).await;
+    for pty in [false, true] {
+        let r = s
+            .ok(
+                "execute",
+                json!({"command": "echo hi", "host": "box", "pty": pty, "wait": 20}),
+            )
+            .await;
+        assert_eq!(r["state"], "exited", "{r}");
+        let out = s.ok("output", json!({"job_id": r["job_id"]})).await;
+        let text = out["text"].as_str().unwrap_or("");
+        assert!(
+            text.contains("restricted: no") && text.contains(" shell"),
+            "pty {pty}: {out}"
+        );
+    }
+}

@@ -327,3 +327,30 @@ async fn remote_jobs_die_with_the_server() {
         mark.alive()
     );
 }
+
+/// Under a pseudo-terminal the job's output is its own too, and `kill` stops its tree.
+#[tokio::test]
+async fn a_remote_job_under_a_pty_shows_its_own_output_and_can_be_killed() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, 5.0).await;
+    let r = s
+        .ok(
+            "execute",
+            json!({"command": "tty >/dev/null && echo on-a-tty", "host": "box", "pty": true, "wait": 20}),
+        )
+        .await;
+    assert_eq!(r["exit_code"], 0, "{r}");
+    assert_eq!(r["tail"], "on-a-tty\n", "{r}");
+    let mark = Marker::new("remote-pty");
+    let id = s
+        .start_job(json!({"command": "sleep 1000 & sleep 1000", "host": "box", "pty": true, "env": mark.env()}))
+        .await;
+    assert!(eventually(Duration::from_secs(10), || mark.alive().len() >= 2).await);
+    let k = s.ok("kill", json!({"job_id": id, "grace_ms": 500})).await;
+    assert_eq!(k["state"], "killed", "{k}");
+    assert!(
+        eventually(Duration::from_secs(10), || mark.alive().is_empty()).await,
+        "left: {:?}",
+        mark.alive()
+    );
+}
