@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
 use serde_json::{Value, json};
 
-use super::sessions::Sessions;
+use super::sessions::{Full, Sessions};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 /// JSON-RPC 2.0 error codes.
@@ -77,25 +77,42 @@ pub async fn check(sessions: &Sessions, limits: BodyLimits, req: Request, next: 
                 return (StatusCode::REQUEST_TIMEOUT, msg).into_response();
             }
         };
+    let mut initialize = None;
     match serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) {
         Ok(ClientJsonRpcMessage::Request(r))
             if session.is_none() && matches!(r.request, ClientRequest::InitializeRequest(_)) =>
         {
+            let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
             if let Some(full) = sessions.full().await {
-                let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
-                let mut resp = error(StatusCode::SERVICE_UNAVAILABLE, id, SERVER_BUSY, &full);
-                resp.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    header::HeaderValue::from(full.idle_secs),
-                );
-                return resp;
+                return busy(id, full);
             }
+            initialize = Some(id);
         }
         Ok(_) => {}
         Err(e) => return refusal(&bytes, &e),
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    // Two `initialize` at once for the last place: the session manager refuses the second,
+    // which rmcp answers with a 500; it is the same 503 as above.
+    if let Some(id) = initialize
+        && response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && let Some(full) = sessions.full().await
+    {
+        return busy(id, full);
+    }
+    response
+}
+
+/// `503` with `Retry-After`: no session can be opened now.
+fn busy(id: Value, full: Full) -> Response {
+    let mut resp = error(StatusCode::SERVICE_UNAVAILABLE, id, SERVER_BUSY, &full);
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(full.idle_secs),
+    );
+    resp
 }
 
 /// The JSON-RPC error for a body that is not a client message.

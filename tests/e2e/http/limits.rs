@@ -176,6 +176,27 @@ async fn a_new_client_is_served_while_the_cap_is_full_of_silent_connections() {
     );
 }
 
+/// Many `initialize` at once for the last places: each gets a session or a 503, never a 500.
+#[tokio::test]
+async fn a_race_for_the_last_session_gets_503_not_500() {
+    let s = HttpServer::start_with(&["--http-max-sessions", "2"]).await;
+    let posts = (0..12).map(|_| async { s.post(initialize()).send().await.unwrap().status() });
+    let statuses: Vec<u16> = futures::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|st| st.as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|&&st| st == 200).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|&st| st == 200 || st == 503),
+        "{statuses:?}"
+    );
+}
+
 #[tokio::test]
 async fn sessions_beyond_the_cap_get_503_and_idle_ones_expire() {
     let s = HttpServer::start_with(&[
