@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::StatusCode;
 use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -155,7 +157,22 @@ async fn connection(
     let seen = Arc::clone(&opened);
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         seen.started.store(true, Ordering::Relaxed);
-        app.clone().oneshot(req.map(axum::body::Body::new))
+        let app = app.clone();
+        async move {
+            let mut response = app.oneshot(req.map(axum::body::Body::new)).await?;
+            // A refused request (no token, a bad Host or Origin) ends its connection: kept
+            // alive, it would hold a place that a client with the token needs, and it has sent
+            // a request, so it is never displaced.
+            if matches!(
+                response.status(),
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            ) {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -198,12 +198,13 @@ pub async fn serve(
         sessions,
         body: limits.body,
     });
-    let router =
-        axum::Router::new()
-            .nest_service("/mcp", service)
-            .layer(axum::middleware::from_fn(move |req, next| {
-                front_door(Arc::clone(&door), req, next)
-            }));
+    let router = axum::Router::new()
+        .nest_service("/mcp", service)
+        // Behind the front door too: a client without the token learns nothing of paths.
+        .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found\n") })
+        .layer(axum::middleware::from_fn(move |req, next| {
+            front_door(Arc::clone(&door), req, next)
+        }));
     // Machine-readable, for scripts and tests that asked for port 0.
     eprintln!("mcp-jobs: listening on http://{bound}/mcp");
     listener::run(listener, router, limits.connections, stop).await;

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{HttpServer, call, initialize};
+use super::{HttpServer, TOKEN, call, initialize};
 use crate::support::*;
 
 /// Waits (at most `within`) for the server to close `c`; returns how long that took.
@@ -49,13 +49,22 @@ async fn a_client_that_never_finishes_its_headers_is_dropped() {
 async fn an_idle_kept_alive_connection_is_closed() {
     let s = HttpServer::start_with(&["--http-idle-timeout", "1"]).await;
     let mut c = TcpStream::connect(&s.addr).await.unwrap();
-    // Answered (401), and the connection kept alive...
-    c.write_all(format!("GET /mcp HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes())
-        .await
-        .unwrap();
+    // Answered (DELETE of a session that does not exist: 404 for a client with the token),
+    // and the connection kept alive...
+    c.write_all(
+        format!(
+            "DELETE /mcp HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nMcp-Session-Id: none\r\n\r\n",
+            s.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut buf = [0u8; 1024];
     let n = c.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 401"));
+    let head = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(head.starts_with("HTTP/1.1 "), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
     // ... until it has been idle for the timeout.
     let took = closed_within(&mut c, Duration::from_secs(15))
         .await
@@ -174,6 +183,40 @@ async fn a_new_client_is_served_while_the_cap_is_full_of_silent_connections() {
             .is_some(),
         "the oldest went first"
     );
+}
+
+/// Clients without the token are answered and let go: kept alive, they would hold every place
+/// (they sent a request, so they are never displaced) and shut out those with the token.
+#[tokio::test]
+async fn refused_clients_do_not_keep_their_connections() {
+    let s = HttpServer::start_with(&["--http-max-connections", "8"]).await;
+    let mut refused = Vec::new();
+    for path in [
+        "/mcp", "/mcp", "/nothere", "/mcp", "/mcp", "/nothere", "/mcp", "/mcp",
+    ] {
+        let mut c = TcpStream::connect(&s.addr).await.unwrap();
+        c.write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
+                s.addr
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        refused.push(c);
+    }
+    for c in &mut refused {
+        assert!(
+            closed_within(c, Duration::from_secs(10)).await.is_some(),
+            "a refused client's connection is closed after the answer"
+        );
+    }
+    let c = tokio::time::timeout(Duration::from_secs(20), s.client())
+        .await
+        .expect("a client with the token gets in");
+    let r = call(&c, "list", json!({})).await;
+    assert_eq!(r["total"], 0, "{r}");
 }
 
 /// Many `initialize` at once for the last places: each gets a session or a 503, never a 500.

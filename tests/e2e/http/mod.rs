@@ -17,7 +17,7 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::support::*;
 
-const TOKEN: &str = "test-token-0123456789abcdef";
+pub(super) const TOKEN: &str = "test-token-0123456789abcdef";
 
 /// An HTTP server on a free loopback port, with the token `TOKEN` in a private file. Killed on
 /// drop (`kill_on_drop`).
