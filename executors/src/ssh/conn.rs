@@ -118,6 +118,9 @@ pub(crate) enum SpawnFailure {
     Failed(String),
 }
 
+/// Input waiting to be written to one job's stdin at most.
+const MAX_PENDING_STDIN: usize = 4 << 20;
+
 /// libssh2's "channel failure": the server refused to open a channel.
 const CHANNEL_FAILURE: i32 = -21;
 /// A short command's channel refused: tried again this many times, this far apart.
@@ -465,7 +468,18 @@ fn command(
             }
         }
         Cmd::Stdin { id, data, done } => match jobs.get_mut(&id) {
-            Some(j) if !j.close_stdin => j.stdin.push((data, 0, done)),
+            Some(j) if !j.close_stdin => {
+                // A job that does not read its stdin must not make the server hold every
+                // input sent to it since.
+                let waiting: usize = j.stdin.iter().map(|(d, w, _)| d.len() - w).sum();
+                if waiting + data.len() > MAX_PENDING_STDIN {
+                    let _ = done.send(Err(format!(
+                        "the job is not reading its stdin: {waiting} bytes sent before still wait to be written"
+                    )));
+                } else {
+                    j.stdin.push((data, 0, done));
+                }
+            }
             _ => {
                 let _ = done.send(Err("the job's stdin is closed".into()));
             }

@@ -564,3 +564,35 @@ async fn output_of_a_host_that_never_sends_the_marker_is_kept_whole() {
         );
     }
 }
+
+/// Input for a remote job that does not read its stdin is refused once a few MiB wait to be
+/// written, instead of piling up in the server.
+#[tokio::test]
+async fn input_for_a_remote_job_that_does_not_read_is_bounded() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, &entry(&sshd, "box", "")).await;
+    let id = s
+        .start_job(json!({"command": "sleep 600", "host": "box"}))
+        .await;
+    let chunk = "x".repeat(1_000_000);
+    let mut refused = None;
+    for i in 0..20 {
+        let r = s
+            .call(
+                "interact",
+                json!({"job_id": id, "input": chunk, "wait_ms": 100}),
+            )
+            .await;
+        let t = text(&r);
+        // Refused by the connection, not merely timed out (a timed-out write used to stay
+        // queued there, and the next one behind it, without end).
+        if t.contains("still wait to be written") {
+            refused = Some(i);
+            break;
+        }
+    }
+    let i = refused.expect("input was refused at some point");
+    // What the channel's window took, and 4 MiB waiting: a few calls.
+    assert!((1..=12).contains(&i), "refused at call {i}");
+    s.ok("kill", json!({"job_id": id})).await;
+}
