@@ -142,8 +142,11 @@ struct Job {
     close_stdin: bool,
     out_done: bool,
     err_done: bool,
-    /// Whether the job's process group was given to the watchdog.
-    watched: bool,
+    /// The process group given to the watchdog, if one was.
+    watched: Option<i64>,
+    /// After the marker: the last bytes of the stream it came on, to find a second marker
+    /// line across reads (see [`recheck`]).
+    after_marker: Option<(Stream, Vec<u8>, Vec<u8>, usize)>,
     /// Its channel was closed from here ([`Cmd::Close`]): it ends now.
     closing: bool,
 }
@@ -281,11 +284,21 @@ pub(crate) fn run(
         let mut finished = Vec::new();
         for job in jobs.values_mut() {
             let pgid = job.pgid.load(Ordering::SeqCst);
-            if !job.watched && pgid > 0 {
-                job.watched = true;
-                if let Some(w) = &mut watchdog {
-                    w.pending.extend_from_slice(format!("+{pgid}\n").as_bytes());
+            match job.watched {
+                None if pgid > 0 => {
+                    job.watched = Some(pgid);
+                    if let Some(w) = &mut watchdog {
+                        w.pending.extend_from_slice(format!("+{pgid}\n").as_bytes());
+                    }
                 }
+                // The group was found untrustworthy after all: the watchdog must not kill it.
+                Some(old) if pgid != old => {
+                    job.watched = None;
+                    if let Some(w) = &mut watchdog {
+                        w.pending.extend_from_slice(format!("-{old}\n").as_bytes());
+                    }
+                }
+                _ => {}
             }
         }
         for (id, job) in jobs.iter_mut() {
@@ -305,10 +318,7 @@ pub(crate) fn run(
         }
         for id in finished {
             if let Some(mut job) = jobs.remove(&id) {
-                if job.watched
-                    && let Some(w) = &mut watchdog
-                {
-                    let pgid = job.pgid.load(Ordering::SeqCst);
+                if let (Some(pgid), Some(w)) = (job.watched, &mut watchdog) {
                     w.pending.extend_from_slice(format!("-{pgid}\n").as_bytes());
                 }
                 let info = exit_of(&session, &mut job.channel);
@@ -444,7 +454,8 @@ fn command(
                             close_stdin: false,
                             out_done: false,
                             err_done: pty,
-                            watched: false,
+                            watched: None,
+                            after_marker: None,
                             closing: false,
                         },
                     );
@@ -625,6 +636,38 @@ fn pgid_of(rest: &[u8]) -> Option<i64> {
     text.parse::<i64>().ok().filter(|&p| p > 1)
 }
 
+/// Looks for a second marker line with the job's nonce in what follows the first, within the
+/// first [`MARKER_SEARCH`] bytes (passed on at once, not held back). A login file can read the
+/// command line, nonce included, and print a marker before the wrapper does; the wrapper's
+/// own then follows. Two of them: neither is trusted, and no group will be signalled for the
+/// job (its `kill` closes the channel instead).
+fn recheck(job: &mut Job, stream: Stream, data: &[u8]) {
+    let Some((on, prefix, tail, seen)) = &mut job.after_marker else {
+        return;
+    };
+    if *on != stream {
+        return;
+    }
+    let mut window = std::mem::take(tail);
+    window.extend_from_slice(data);
+    let found = window.windows(prefix.len()).any(|w| w == prefix.as_slice());
+    *seen += data.len();
+    if found {
+        job.pgid.store(UNTRUSTED_PGID, Ordering::SeqCst);
+        job.after_marker = None;
+        return;
+    }
+    if *seen > MARKER_SEARCH {
+        job.after_marker = None;
+        return;
+    }
+    let keep = prefix.len().saturating_sub(1).min(window.len());
+    *tail = window[window.len() - keep..].to_vec();
+}
+
+/// The group id of a job whose marker was seen twice (see [`recheck`]).
+pub(crate) const UNTRUSTED_PGID: i64 = -1;
+
 /// The stream the marker was looked for on ended without it: what it held back is output.
 fn unmarked_end(job: &mut Job, stream: Stream) {
     if let Some(m) = job.marker.take_if(|m| m.stream == stream)
@@ -640,6 +683,7 @@ fn marked_bytes(job: &mut Job, stream: Stream, data: &[u8]) {
     let m = match &mut job.marker {
         Some(m) if m.stream == stream => m,
         _ => {
+            recheck(job, stream, data);
             job.sink.append(stream, data);
             return;
         }
@@ -656,8 +700,12 @@ fn marked_bytes(job: &mut Job, stream: Stream, data: &[u8]) {
             if let Some(pgid) = pgid_of(rest) {
                 job.pgid.store(pgid, Ordering::SeqCst);
             }
+            let seen = m.seen;
+            let prefix = std::mem::take(&mut m.prefix);
             job.marker = None;
+            job.after_marker = Some((stream, prefix, Vec::new(), seen));
             if !data.is_empty() {
+                recheck(job, stream, data);
                 job.sink.append(stream, data);
             }
             return;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::conn::{Cmd, Queue};
+use super::conn::{Cmd, Queue, UNTRUSTED_PGID};
 use crate::{BoxFuture, ControlError, Process, StdinError};
 
 pub(crate) struct SshProcess {
@@ -103,10 +103,21 @@ impl Process for SshProcess {
                 if p > 1 {
                     break p;
                 }
-                if Instant::now() >= deadline {
-                    return Err(ControlError::Signal(
-                        "the remote job never reported its process group".into(),
-                    ));
+                // Without a group to signal, the job's channel is closed: the job ends (sshd
+                // hangs up its session), though processes on the host may live on.
+                let why = if p == UNTRUSTED_PGID {
+                    Some("its process group was reported twice (a login file printing a marker?)")
+                } else if Instant::now() >= deadline {
+                    Some("the remote job never reported its process group")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    let _ = self.send(Cmd::Close { id: self.id });
+                    return Err(ControlError::Signal(format!(
+                        "{why}: no group was signalled; the job's channel was closed, and its \
+processes on the host may live on"
+                    )));
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             };

@@ -596,3 +596,62 @@ async fn input_for_a_remote_job_that_does_not_read_is_bounded() {
     assert!((1..=12).contains(&i), "refused at call {i}");
     s.ok("kill", json!({"job_id": id})).await;
 }
+
+/// A login file can read the command line, nonce included, and print a marker of its own
+/// before the wrapper's: two markers, so neither is trusted; a login that writes more than the
+/// search window never lets the marker be seen. Either way `kill` signals no group (the decoy
+/// a forged marker names survives) and ends the job by closing its channel, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_marker_or_a_flood_of_login_noise_signals_no_group() {
+    let mut decoy = std::process::Command::new("setsid")
+        .args(["sleep", "600"])
+        .spawn()
+        .unwrap();
+    let victim = decoy.id();
+    let dir = tempfile::tempdir().unwrap();
+    let forger = dir.path().join("forge.sh");
+    std::fs::write(
+        &forger,
+        format!(
+            "n=$(printf %s \"$SSH_ORIGINAL_COMMAND\" | grep -o 'MCPJOBS-PGID:[0-9a-f]*:' | head -1)\n\
+             printf '\\036%s%s\\n' \"$n\" {victim} >&2\n\
+             eval \"$SSH_ORIGINAL_COMMAND\"\n"
+        ),
+    )
+    .unwrap();
+    let flooder = dir.path().join("flood.sh");
+    std::fs::write(
+        &flooder,
+        "head -c 70000 /dev/zero | tr '\\0' x >&2\neval \"$SSH_ORIGINAL_COMMAND\"\n",
+    )
+    .unwrap();
+    for script in [&forger, &flooder] {
+        let sshd = Sshd::start_with(&format!("ForceCommand sh {}\n", script.display()));
+        let s = server(&sshd, &entry(&sshd, "box", "")).await;
+        let mark = Marker::new("forged");
+        let id = s
+            .start_job(
+                json!({"command": "echo started; sleep 600", "host": "box", "env": mark.env()}),
+            )
+            .await;
+        s.ok(
+            "wait",
+            json!({"job_id": id, "until": "started", "timeout": 20}),
+        )
+        .await;
+        let k = s.ok("kill", json!({"job_id": id, "grace_ms": 500})).await;
+        assert_eq!(k["state"], "killed", "{k}");
+        let warning = k["warning"].as_str().unwrap_or("");
+        assert!(warning.contains("no group was signalled"), "{k}");
+        assert!(
+            decoy.try_wait().unwrap().is_none(),
+            "the group a forged marker named was not signalled"
+        );
+        for p in mark.alive() {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+    }
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+}
