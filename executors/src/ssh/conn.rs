@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, SendError, Sender, TryRecvError, channel};
 use std::time::{Duration, Instant};
 
@@ -80,6 +80,8 @@ pub(crate) enum Cmd {
         pty: bool,
         sink: Arc<dyn OutputSink>,
         pgid: Arc<AtomicI64>,
+        /// The last signal `kill` sent the job's group (0: none).
+        signalled: Arc<AtomicI32>,
         exit: oneshot::Sender<Outcome>,
         reply: oneshot::Sender<Result<u64, SpawnFailure>>,
     },
@@ -134,6 +136,7 @@ struct Job {
     channel: ssh2::Channel,
     sink: Arc<dyn OutputSink>,
     pgid: Arc<AtomicI64>,
+    signalled: Arc<AtomicI32>,
     exit: Option<oneshot::Sender<Outcome>>,
     /// Until the process-group marker line has been seen: what it starts with, and the
     /// incomplete line of stderr so far.
@@ -321,7 +324,13 @@ pub(crate) fn run(
                 if let (Some(pgid), Some(w)) = (job.watched, &mut watchdog) {
                     w.pending.extend_from_slice(format!("-{pgid}\n").as_bytes());
                 }
-                let info = exit_of(&session, &mut job.channel);
+                let mut info = exit_of(&session, &mut job.channel);
+                // `setsid -w` reports a child ended by a signal with the signal's number as
+                // its exit code: the signal that kill sent is what ended the job.
+                let sent = job.signalled.load(Ordering::SeqCst);
+                if sent > 0 && info.signal.is_none() && info.code == Some(sent) {
+                    info.signal = info.code.take();
+                }
                 drop(job.channel);
                 state.release();
                 if let Some(tx) = job.exit.take() {
@@ -422,6 +431,7 @@ fn command(
             pty,
             sink,
             pgid,
+            signalled,
             exit,
             reply,
         } => {
@@ -442,6 +452,7 @@ fn command(
                             channel,
                             sink,
                             pgid,
+                            signalled,
                             exit: Some(exit),
                             // Under a pty, stderr arrives merged into stdout, marker included.
                             marker: Some(Marker {

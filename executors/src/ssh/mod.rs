@@ -19,7 +19,7 @@ pub use connect::ConnectError;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -103,6 +103,7 @@ impl SshExecutor {
             return Err(SpawnError::Invalid("killed before it started".into()));
         }
         let pgid = Arc::new(AtomicI64::new(0));
+        let signalled = Arc::new(AtomicI32::new(0));
         let (exit_tx, exit_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
         let cmd = Cmd::Spawn {
@@ -111,6 +112,7 @@ impl SshExecutor {
             pty,
             sink: Arc::clone(sink),
             pgid: Arc::clone(&pgid),
+            signalled: Arc::clone(&signalled),
             exit: exit_tx,
             reply: reply_tx,
         };
@@ -126,6 +128,7 @@ impl SshExecutor {
             id,
             tx: link.tx.clone(),
             pgid,
+            signalled,
             stdin_open: AtomicBool::new(true),
             host: self.pool.host().name.clone(),
         });

@@ -2,7 +2,7 @@
 //! the same connection.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -15,6 +15,8 @@ pub(crate) struct SshProcess {
     /// The queue of the connection the job runs on.
     pub tx: Queue,
     pub pgid: Arc<AtomicI64>,
+    /// The last signal sent to the job's group (see [`super::conn::Cmd::Spawn`]).
+    pub signalled: Arc<AtomicI32>,
     pub stdin_open: AtomicBool,
     pub host: String,
 }
@@ -124,6 +126,7 @@ processes on the host may live on"
             let err = |e: String| ControlError::Signal(e);
             // Numeric signals and no `--`: dash, a common login shell, refuses both otherwise.
             let cont = nix::sys::signal::Signal::SIGCONT as i32;
+            self.signalled.store(signal, Ordering::SeqCst);
             self.exec(format!(
                 "kill -{signal} -{pgid} 2>/dev/null; kill -{cont} -{pgid} 2>/dev/null; true"
             ))
@@ -138,6 +141,8 @@ processes on the host may live on"
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             for _ in 0..20 {
+                self.signalled
+                    .store(nix::sys::signal::Signal::SIGKILL as i32, Ordering::SeqCst);
                 self.exec(format!("kill -9 -{pgid} 2>/dev/null; true"))
                     .await
                     .map_err(err)?;

@@ -655,3 +655,22 @@ async fn a_forged_marker_or_a_flood_of_login_noise_signals_no_group() {
     let _ = decoy.kill();
     let _ = decoy.wait();
 }
+
+/// A remote job ended by its timeout reads as a local one does: the signal, no exit code (the
+/// host's `setsid -w` reports the signal as an exit code).
+#[tokio::test]
+async fn a_remote_timeout_reports_the_signal_as_a_local_one_does() {
+    let sshd = Sshd::start();
+    let s = server(&sshd, &entry(&sshd, "box", "")).await;
+    for host in ["box", "local"] {
+        let r = s
+            .ok(
+                "execute",
+                json!({"command": "sleep 100", "host": host, "timeout": 1, "wait": 30}),
+            )
+            .await;
+        assert_eq!(r["state"], "timed_out", "{host}: {r}");
+        assert_eq!(r["signal"], "SIGTERM", "{host}: {r}");
+        assert!(r.get("exit_code").is_none(), "{host}: {r}");
+    }
+}
