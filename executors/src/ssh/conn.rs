@@ -340,7 +340,9 @@ pub(crate) fn run(
         }
         if let Some(w) = &mut watchdog {
             w.flush();
-            if !w.read_answers() {
+            // It writes only to answer: nothing to read (no read on every round of a busy
+            // connection) unless a question is out.
+            if w.pinged.is_some() && !w.read_answers() {
                 tracing::warn!(
                     "the remote watchdog's channel ended (the connection is closing, or it was \
 killed on the host): jobs on this connection are no longer guarded"

@@ -410,32 +410,14 @@ async fn a_host_gone_silent_is_noticed_within_a_few_keepalives() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_noise_and_false_markers_do_not_fool_kill() {
     // A process group the false markers name: it must survive.
-    let mut decoy = std::process::Command::new("setsid")
-        .args(["sleep", "600"])
-        .spawn()
-        .unwrap();
+    let mut decoy = decoy_group().await;
     let victim = decoy.id();
-    assert!(
-        eventually(Duration::from_secs(5), || {
-            std::fs::read_to_string(format!("/proc/{victim}/stat")).is_ok_and(|s| {
-                s.rsplit(") ").next().and_then(|r| r.split(' ').nth(2)) == Some(&victim.to_string())
-            })
-        })
-        .await
-    );
     let sshd = Sshd::start_with(&format!(
         "ForceCommand printf 'login noise\\n\\036MCPJOBS-PGID:{victim}\\n\\036MCPJOBS-PGID:0123456789abcdef:{victim}\\n' >&2; eval \"$SSH_ORIGINAL_COMMAND\"\n"
     ));
     let s = server(&sshd, &entry(&sshd, "box", "")).await;
     let mark = Marker::new("noisy-login");
-    let id = s
-        .start_job(json!({"command": "echo started; sleep 600", "host": "box", "env": mark.env()}))
-        .await;
-    s.ok(
-        "wait",
-        json!({"job_id": id, "until": "started", "timeout": 20}),
-    )
-    .await;
+    let id = started(&s, "echo started; sleep 600", &mark).await;
     let st = s.ok("status", json!({"job_id": id})).await;
     let pid = st["pid"].as_u64().expect("the job's own group was found") as u32;
     assert_ne!(pid, victim, "{st}");
@@ -524,14 +506,7 @@ async fn a_killed_remote_job_ends_even_when_an_escaped_process_holds_its_output(
     let sshd = Sshd::start();
     let s = server(&sshd, &entry(&sshd, "box", "")).await;
     let mark = Marker::new("escaped");
-    let id = s
-        .start_job(json!({"command": "setsid sleep 300 & echo started; sleep 300", "host": "box", "env": mark.env()}))
-        .await;
-    s.ok(
-        "wait",
-        json!({"job_id": id, "until": "started", "timeout": 20}),
-    )
-    .await;
+    let id = started(&s, "setsid sleep 300 & echo started; sleep 300", &mark).await;
     let k = s.ok("kill", json!({"job_id": id, "grace_ms": 500})).await;
     assert_eq!(k["state"], "killed", "{k}");
     // The escaped process is there still: what the README says a remote kill cannot reach.
@@ -603,10 +578,7 @@ async fn input_for_a_remote_job_that_does_not_read_is_bounded() {
 /// a forged marker names survives) and ends the job by closing its channel, saying so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_marker_or_a_flood_of_login_noise_signals_no_group() {
-    let mut decoy = std::process::Command::new("setsid")
-        .args(["sleep", "600"])
-        .spawn()
-        .unwrap();
+    let mut decoy = decoy_group().await;
     let victim = decoy.id();
     let dir = tempfile::tempdir().unwrap();
     let forger = dir.path().join("forge.sh");
@@ -629,16 +601,7 @@ async fn a_forged_marker_or_a_flood_of_login_noise_signals_no_group() {
         let sshd = Sshd::start_with(&format!("ForceCommand sh {}\n", script.display()));
         let s = server(&sshd, &entry(&sshd, "box", "")).await;
         let mark = Marker::new("forged");
-        let id = s
-            .start_job(
-                json!({"command": "echo started; sleep 600", "host": "box", "env": mark.env()}),
-            )
-            .await;
-        s.ok(
-            "wait",
-            json!({"job_id": id, "until": "started", "timeout": 20}),
-        )
-        .await;
+        let id = started(&s, "echo started; sleep 600", &mark).await;
         let k = s.ok("kill", json!({"job_id": id, "grace_ms": 500})).await;
         assert_eq!(k["state"], "killed", "{k}");
         let warning = k["warning"].as_str().unwrap_or("");
@@ -673,4 +636,36 @@ async fn a_remote_timeout_reports_the_signal_as_a_local_one_does() {
         assert_eq!(r["signal"], "SIGTERM", "{host}: {r}");
         assert!(r.get("exit_code").is_none(), "{host}: {r}");
     }
+}
+
+/// A process group of our own for false markers to name (it must survive them), once its
+/// `setsid` has made it a group leader.
+async fn decoy_group() -> std::process::Child {
+    let decoy = std::process::Command::new("setsid")
+        .args(["sleep", "600"])
+        .spawn()
+        .unwrap();
+    let pid = decoy.id();
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit(") ").next().and_then(|r| r.split(' ').nth(2)) == Some(&pid.to_string())
+            })
+        })
+        .await
+    );
+    decoy
+}
+
+/// Starts `command` (which prints `started`) on `box` with `mark`, and waits until it has.
+async fn started(s: &Server, command: &str, mark: &Marker) -> String {
+    let id = s
+        .start_job(json!({"command": command, "host": "box", "env": mark.env()}))
+        .await;
+    s.ok(
+        "wait",
+        json!({"job_id": id, "until": "started", "timeout": 20}),
+    )
+    .await;
+    id
 }
